@@ -1,0 +1,313 @@
+/* Ingestion from the socket and the spool. A batch is committed in one
+ * transaction; if the store cannot take it, the batch is kept (socket) or the
+ * file is left in place (spool) and retried, so a failure never loses what
+ * was already read. Rejected input is counted and logged, never fatal. */
+#include "ingest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../common/paths.h"
+#include "clog.h"
+
+#define BATCH_MAX 2048
+#define SPOOL_TX_LINES 1000
+
+static void note_rejected(struct spz_ingest *in, const char *source, const char *why)
+{
+	in->stats.rejected++;
+	/* The first few, then one in a thousand: a flood must not fill the log. */
+	if (in->stats.rejected <= 10 || in->stats.rejected % 1000 == 0)
+		clog_warn("record rejected from %s: %s (%llu rejected so far)", source, why,
+			  (unsigned long long)in->stats.rejected);
+}
+
+static int check_private_dir(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return -1;
+	if (st.st_uid != geteuid() || (st.st_mode & 0022)) {
+		clog_error("%s is not a private directory of this user (owner %u, mode %o); "
+			   "choose another --socket",
+			   dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store)
+{
+	memset(in, 0, sizeof(*in));
+	in->sock = -1;
+	in->lock_fd = -1;
+	in->store = store;
+	snprintf(in->spool_dir, sizeof(in->spool_dir), "%s", spool_dir);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
+		clog_error("socket path too long (max %zu bytes): %s", sizeof(addr.sun_path) - 1, socket_path);
+		return -1;
+	}
+	snprintf(in->socket_path, sizeof(in->socket_path), "%s", socket_path);
+	strcpy(addr.sun_path, socket_path);
+
+	char dir[sizeof(addr.sun_path)];
+	snprintf(dir, sizeof(dir), "%s", socket_path);
+	dirname(dir);
+	if (spz_mkdirs(dir, 0700) < 0) {
+		clog_error("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (check_private_dir(dir) < 0)
+		return -1;
+
+	char lock_path[sizeof(addr.sun_path) + 8];
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", socket_path);
+	in->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (in->lock_fd < 0) {
+		clog_error("cannot open %s: %s", lock_path, strerror(errno));
+		return -1;
+	}
+	if (flock(in->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		close(in->lock_fd);
+		in->lock_fd = -1;
+		return -2;
+	}
+	unlink(socket_path); /* a stale socket of a collector that died */
+	in->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (in->sock < 0 || bind(in->sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		clog_error("cannot bind %s: %s", socket_path, strerror(errno));
+		spz_ingest_close(in);
+		return -1;
+	}
+	chmod(socket_path, 0600);
+	int one = 1;
+	setsockopt(in->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	int rcvbuf = 8 * 1024 * 1024;
+	if (setsockopt(in->sock, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(in->sock, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	return 0;
+}
+
+void spz_ingest_close(struct spz_ingest *in)
+{
+	if (in->sock >= 0) {
+		close(in->sock);
+		unlink(in->socket_path);
+	}
+	if (in->lock_fd >= 0)
+		close(in->lock_fd);
+	in->sock = -1;
+	in->lock_fd = -1;
+}
+
+struct pending_record {
+	struct spz_record rec;
+	struct spz_sender from;
+};
+
+static struct pending_record batch[BATCH_MAX];
+static size_t batch_len; /* records read but not yet committed */
+
+static int commit_batch(struct spz_ingest *in)
+{
+	if (batch_len == 0)
+		return 0;
+	if (spz_store_begin(in->store) < 0)
+		return -1;
+	uint64_t stored = 0, dup = 0;
+	for (size_t i = 0; i < batch_len; i++) {
+		int rc = spz_store_insert(in->store, &batch[i].rec, &batch[i].from);
+		if (rc < 0) {
+			spz_store_rollback(in->store);
+			return -1;
+		}
+		rc ? stored++ : dup++;
+	}
+	if (spz_store_commit(in->store) < 0) {
+		spz_store_rollback(in->store);
+		return -1;
+	}
+	in->stats.stored += stored;
+	in->stats.duplicates += dup;
+	for (size_t i = 0; i < batch_len; i++)
+		spz_record_clear(&batch[i].rec);
+	batch_len = 0;
+	return 0;
+}
+
+int spz_ingest_socket(struct spz_ingest *in)
+{
+	/* A batch the store refused last time goes first; until it is in, the
+	 * socket is left alone and shims spool instead. */
+	if (commit_batch(in) < 0)
+		return -1;
+	static char buf[SPZ_RECORD_MAX + 1];
+	int count = 0;
+	while (batch_len < BATCH_MAX) {
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		union {
+			char b[CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				      .msg_controllen = sizeof(ctl.b) };
+		ssize_t n = recvmsg(in->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* EAGAIN: drained */
+		}
+		in->stats.received++;
+		count++;
+		struct spz_sender from = { .uid = -1, .pid = -1 };
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+				struct ucred cred;
+				memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+				from.uid = cred.uid;
+				from.pid = cred.pid;
+			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				/* Nobody should pass descriptors here; do not leak them. */
+				int *fds = (int *)CMSG_DATA(c);
+				size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (size_t k = 0; k < nfd; k++)
+					close(fds[k]);
+			}
+		}
+		if (msg.msg_flags & MSG_TRUNC) {
+			note_rejected(in, "socket", "datagram larger than 64 KiB");
+			continue;
+		}
+		char why[160];
+		struct pending_record *p = &batch[batch_len];
+		if (spz_record_decode(buf, (size_t)n, &p->rec, why, sizeof(why)) < 0) {
+			note_rejected(in, "socket", why);
+			continue;
+		}
+		p->from = from;
+		batch_len++;
+	}
+	if (commit_batch(in) < 0)
+		return -1;
+	return count;
+}
+
+/* Reads one claimed spool file into the store; 0 when it may be removed. */
+static int ingest_file(struct spz_ingest *in, int fd, const char *name)
+{
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -1;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+	size_t in_tx = 0;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		in->stats.received++;
+		if (line[n - 1] != '\n') {
+			note_rejected(in, name, "torn last line (writer died or disk full)");
+			break;
+		}
+		line[--n] = '\0';
+		char why[160];
+		struct spz_record rec;
+		if (spz_record_decode(line, (size_t)n, &rec, why, sizeof(why)) < 0) {
+			note_rejected(in, name, why);
+			continue;
+		}
+		if (in_tx == 0 && spz_store_begin(in->store) < 0) {
+			spz_record_clear(&rec);
+			rc = -1;
+			break;
+		}
+		struct spz_sender from = { .uid = -1, .pid = rec.pid };
+		int ins = spz_store_insert(in->store, &rec, &from);
+		spz_record_clear(&rec);
+		if (ins < 0) {
+			rc = -1;
+			break;
+		}
+		ins ? in->stats.stored++ : in->stats.duplicates++;
+		if (++in_tx == SPOOL_TX_LINES) {
+			if (spz_store_commit(in->store) < 0) {
+				rc = -1;
+				break;
+			}
+			in_tx = 0;
+		}
+	}
+	if (rc == 0 && in_tx && spz_store_commit(in->store) < 0)
+		rc = -1;
+	if (rc < 0 && in->store->in_tx)
+		spz_store_rollback(in->store);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+int spz_ingest_spool(struct spz_ingest *in)
+{
+	int dfd = open(in->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	int lines_before = (int)in->stats.received;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char claimed[512];
+		int fd;
+		if (ends_with(e->d_name, ".jsonl")) {
+			fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd < 0)
+				continue;
+			/* A writer holds the lock only for one append; try later. */
+			if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+				close(fd);
+				continue;
+			}
+			snprintf(claimed, sizeof(claimed), "%.400s.%d-%u.ingesting", e->d_name, (int)getpid(),
+				 in->file_seq++);
+			if (renameat(dfd, e->d_name, dfd, claimed) < 0) {
+				close(fd);
+				continue;
+			}
+		} else if (ends_with(e->d_name, ".ingesting")) {
+			/* Claimed by a collector that stopped before finishing. */
+			snprintf(claimed, sizeof(claimed), "%s", e->d_name);
+			fd = openat(dfd, claimed, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd < 0)
+				continue;
+		} else {
+			continue;
+		}
+		in->stats.spool_files++;
+		if (ingest_file(in, fd, claimed) == 0)
+			unlinkat(dfd, claimed, 0);
+	}
+	closedir(d);
+	return (int)in->stats.received - lines_before;
+}

@@ -1,0 +1,40 @@
+/* Ingestion: records arrive as datagrams on the collector's socket or as
+ * lines in spool files the shims wrote while no collector listened. Both go
+ * through validation into the store in batches; counts say what came in,
+ * what was stored, what was a duplicate and what was rejected. */
+#ifndef SPZ_INGEST_H
+#define SPZ_INGEST_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+struct spz_ingest_stats {
+	uint64_t received;   /* datagrams and spool lines read */
+	uint64_t stored;     /* new records committed */
+	uint64_t duplicates; /* ids already stored */
+	uint64_t rejected;   /* malformed, oversized, torn */
+	uint64_t spool_files;
+};
+
+struct spz_ingest {
+	struct spz_store *store;
+	int sock;
+	int lock_fd;
+	char socket_path[108];
+	char spool_dir[4096];
+	struct spz_ingest_stats stats;
+	unsigned file_seq;
+};
+
+/* Binds the socket (private directory, owner-only socket, sender
+ * credentials on) after taking the per-socket lock that keeps a second
+ * collector out. Returns 0, -1 on error, -2 if another collector holds it. */
+int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store);
+void spz_ingest_close(struct spz_ingest *in);
+/* Reads what the socket holds now (bounded batch); returns records read or -1. */
+int spz_ingest_socket(struct spz_ingest *in);
+/* Ingests every spool file present; returns lines read or -1. */
+int spz_ingest_spool(struct spz_ingest *in);
+
+#endif

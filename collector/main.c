@@ -1,0 +1,47 @@
+/* `spaturzu`: the collector daemon and its command line. Dispatches to one
+ * file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"Usage: spaturzu COMMAND [OPTIONS]\n"
+	"\n"
+	"Attribute every LLM call of unmodified programs to the agent and run that\n"
+	"made it. Programs run with libspaturzu_shim.so preloaded; this command\n"
+	"collects, stores and shows what they did.\n"
+	"\n"
+	"Commands:\n"
+	"  collector   receive and store call records (the daemon)\n"
+	"  calls       list stored calls\n"
+	"\n"
+	"`spaturzu COMMAND --help` describes each command.\n"
+	"\n"
+	"Environment:\n"
+	"  SPATURZU_SOCKET   the collector's socket\n"
+	"  SPATURZU_DB       the database\n"
+	"  SPATURZU_SPOOL    where shims leave records when no collector listens\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		puts("spaturzu " SPZ_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "collector") == 0)
+		return cmd_collector(argc - 1, argv + 1);
+	if (strcmp(cmd, "calls") == 0)
+		return cmd_calls(argc - 1, argv + 1);
+	fprintf(stderr, "spaturzu: unknown command '%s'\n\n%s", cmd, usage);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,184 @@
+/* SQLite store. WAL with synchronous=FULL: a committed batch survives a crash
+ * of the collector and of the machine. Callers batch inserts in transactions,
+ * which is what makes that affordable. */
+#include "store.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../common/paths.h"
+#include "clog.h"
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS calls ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  started_at TEXT NOT NULL,"
+	"  received_at TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  model TEXT NOT NULL,"
+	"  response_model TEXT,"
+	"  run_id TEXT,"
+	"  agent_name TEXT,"
+	"  prompt_tokens INTEGER,"
+	"  completion_tokens INTEGER,"
+	"  cached_input_tokens INTEGER,"
+	"  cache_write_tokens INTEGER,"
+	"  reasoning_tokens INTEGER,"
+	"  usage_source TEXT,"
+	"  status INTEGER NOT NULL,"
+	"  latency_ms INTEGER,"
+	"  stream INTEGER,"
+	"  cost_usd TEXT,"
+	"  sender_uid INTEGER,"
+	"  sender_pid INTEGER,"
+	"  record TEXT NOT NULL,"
+	"  delivery INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);"
+	"CREATE INDEX IF NOT EXISTS calls_agent ON calls(agent_name, started_at);"
+	"CREATE INDEX IF NOT EXISTS calls_run ON calls(run_id);"
+	"CREATE INDEX IF NOT EXISTS calls_undelivered ON calls(seq) WHERE delivery = 0;"
+	"PRAGMA user_version = 1;";
+
+static const char insert_sql[] =
+	"INSERT OR IGNORE INTO calls (id, started_at, received_at, provider, model, response_model, run_id,"
+	" agent_name, prompt_tokens, completion_tokens, cached_input_tokens, cache_write_tokens,"
+	" reasoning_tokens, usage_source, status, latency_ms, stream, cost_usd, sender_uid, sender_pid, record)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static int exec(struct spz_store *st, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		clog_error("database: %s (%s)", err ? err : sqlite3_errmsg(st->db), sql);
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+int spz_store_open(struct spz_store *st, const char *path, bool readonly)
+{
+	memset(st, 0, sizeof(*st));
+	if (!readonly) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", path);
+		if (spz_mkdirs(dirname(dir), 0700) < 0) {
+			clog_error("cannot create the directory of %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		clog_error("cannot open database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		spz_store_close(st);
+		return -1;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (readonly)
+		return 0;
+	chmod(path, 0600);
+	if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 || exec(st, schema) < 0 ||
+	    sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) != SQLITE_OK) {
+		clog_error("cannot prepare database %s: %s", path, sqlite3_errmsg(st->db));
+		spz_store_close(st);
+		return -1;
+	}
+	return 0;
+}
+
+void spz_store_close(struct spz_store *st)
+{
+	if (st->in_tx)
+		spz_store_rollback(st);
+	sqlite3_finalize(st->insert);
+	sqlite3_close(st->db);
+	memset(st, 0, sizeof(*st));
+}
+
+int spz_store_begin(struct spz_store *st)
+{
+	if (exec(st, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	st->in_tx = true;
+	return 0;
+}
+
+int spz_store_commit(struct spz_store *st)
+{
+	st->in_tx = false;
+	return exec(st, "COMMIT");
+}
+
+void spz_store_rollback(struct spz_store *st)
+{
+	st->in_tx = false;
+	exec(st, "ROLLBACK");
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void bind_opt_int(sqlite3_stmt *s, int i, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void now_rfc3339(char *out, size_t cap)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from)
+{
+	char *text = json_dumps(rec->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!text)
+		return -1;
+	char received[40];
+	now_rfc3339(received, sizeof(received));
+	sqlite3_stmt *s = st->insert;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	bind_text(s, 1, rec->id);
+	bind_text(s, 2, rec->started_at ? rec->started_at : received);
+	bind_text(s, 3, received);
+	bind_text(s, 4, rec->provider);
+	bind_text(s, 5, rec->model);
+	bind_text(s, 6, rec->response_model);
+	bind_text(s, 7, rec->run_id);
+	bind_text(s, 8, rec->agent_name);
+	for (int t = 0; t < SPZ_TOK_COUNT; t++)
+		bind_opt_int(s, 9 + t, rec->tokens[t]);
+	bind_text(s, 14, rec->usage_source);
+	sqlite3_bind_int(s, 15, rec->status);
+	bind_opt_int(s, 16, rec->latency_ms);
+	bind_opt_int(s, 17, rec->stream);
+	sqlite3_bind_null(s, 18); /* cost: unknown until priced */
+	bind_opt_int(s, 19, from ? from->uid : -1);
+	bind_opt_int(s, 20, from ? from->pid : -1);
+	sqlite3_bind_text(s, 21, text, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	free(text);
+	if (rc != SQLITE_DONE) {
+		clog_error("database insert failed: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+}

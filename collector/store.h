@@ -1,0 +1,36 @@
+/* The durable store: one SQLite database in WAL mode holding every record,
+ * its sender's credentials, and its delivery state. Records are keyed by
+ * their id, so the same record arriving twice (spool and socket, a re-read
+ * spool file) is stored once. */
+#ifndef SPZ_STORE_H
+#define SPZ_STORE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct spz_store {
+	sqlite3 *db;
+	sqlite3_stmt *insert;
+	bool in_tx;
+};
+
+struct spz_sender {
+	int64_t uid; /* -1 when unknown (spool) */
+	int64_t pid;
+};
+
+/* Opens (creating the file, its directory and the schema). Read-only opens
+ * never create anything. Returns 0 or -1 with the reason logged. */
+int spz_store_open(struct spz_store *st, const char *path, bool readonly);
+void spz_store_close(struct spz_store *st);
+int spz_store_begin(struct spz_store *st);
+int spz_store_commit(struct spz_store *st);
+void spz_store_rollback(struct spz_store *st);
+/* 1: stored; 0: a duplicate of a stored id; -1: error. */
+int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from);
+
+#endif

@@ -1,0 +1,17 @@
+/* Default locations shared by the shim and the collector, so both agree
+ * without configuration: the collector's socket, the spool directory where the
+ * shim leaves records the collector could not take, and the database. */
+#ifndef SPZ_PATHS_H
+#define SPZ_PATHS_H
+
+#include <stddef.h>
+
+/* Each fills out (NUL-terminated) and returns 0, or -1 if it does not fit.
+ * Order: the SPATURZU_* variable, then XDG, then a per-uid /tmp fallback. */
+int spz_path_socket(char *out, size_t cap);
+int spz_path_spool_dir(char *out, size_t cap);
+int spz_path_db(char *out, size_t cap);
+/* Creates dir and its missing parents, the last one with mode. */
+int spz_mkdirs(const char *dir, unsigned mode);
+
+#endif

@@ -1,0 +1,69 @@
+/* One LLM call as the shim observes it: what the request asked for, what the
+ * response said, and when. Filled by the connection tracker and the provider
+ * extractors, turned into a record when the response ends. */
+#ifndef SPZ_CALL_H
+#define SPZ_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+
+enum spz_usage_field {
+	SPZ_U_INPUT,
+	SPZ_U_OUTPUT,
+	SPZ_U_CACHE_READ,
+	SPZ_U_CACHE_WRITE,
+	SPZ_U_REASONING,
+	SPZ_U_COUNT
+};
+
+struct spz_usage {
+	int64_t v[SPZ_U_COUNT];
+	unsigned present; /* bit per field: reported by the provider */
+};
+
+struct spz_call;
+
+/* How one provider API is read. Every hook is optional. */
+struct spz_api {
+	const char *provider; /* the gateway's provider name */
+	const char *kind;     /* "chat", "responses", "embeddings", ... */
+	void (*request_value)(struct spz_call *c, const struct spz_json_event *ev);
+	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
+	void (*response_header)(struct spz_call *c, const char *name, size_t name_len,
+				const char *value, size_t value_len);
+};
+
+#define SPZ_CALL_STR 128
+
+struct spz_call {
+	const struct spz_api *api;
+	char provider[32];
+	char host[SPZ_CALL_STR];
+	char endpoint[SPZ_CALL_STR]; /* path without the query */
+	char model[SPZ_CALL_STR];    /* asked for */
+	char response_model[SPZ_CALL_STR];
+	char request_id[SPZ_CALL_STR];
+	char body_id[SPZ_CALL_STR]; /* the response body's own id, if no header gave one */
+	bool stream_requested;
+	bool stream; /* the response was an event stream */
+	bool head;   /* HEAD request: the response has no body */
+	bool truncated;   /* the response ended before its end */
+	bool no_response; /* the connection ended before any response */
+	int status;
+	struct spz_usage usage;
+	int64_t start_ns;      /* monotonic: first request byte written */
+	int64_t first_byte_ns; /* monotonic: first response body byte read */
+	int64_t end_ns;        /* monotonic: response complete */
+	int64_t start_wall_ms; /* Unix ms at start */
+};
+
+void spz_usage_set(struct spz_usage *u, enum spz_usage_field f, int64_t v);
+/* Copies a NUL-terminated string into a fixed field, cutting if needed. */
+void spz_copy_str(char *dst, size_t cap, const char *src, size_t len);
+/* Reads a count from a JSON event: 0 and *out set, or -1. */
+int spz_event_count(const struct spz_json_event *ev, int64_t *out);
+
+#endif

@@ -1,0 +1,114 @@
+/* Record delivery. Holds no descriptor between records: a host may close or
+ * reuse any descriptor, and a socket kept across fork would be shared. Each
+ * record costs socket+sendto+close; only LLM calls pay it.
+ *
+ * Spool hand-off with the collector: a writer opens <pid>.jsonl, takes a
+ * non-blocking exclusive flock, checks the path still names the inode it
+ * holds (the collector renames files it ingests), appends one whole line, and
+ * undoes a short write so no torn line is left. */
+#include "emit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../common/paths.h"
+#include "log.h"
+#include "uuid.h"
+
+static int send_datagram(const char *path, const char *buf, size_t len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	size_t plen = strlen(path);
+	if (plen == 0 || plen >= sizeof(addr.sun_path))
+		return -1;
+	memcpy(addr.sun_path, path, plen + 1);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	ssize_t n = sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&addr, sizeof(addr));
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static int append_locked(int fd, const char *line, size_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	ssize_t n = write(fd, line, len);
+	if (n == (ssize_t)len)
+		return 0;
+	int saved = errno;
+	/* Disk full or similar: leave no partial line behind. */
+	if (ftruncate(fd, st.st_size) < 0) {
+		/* nothing more to do: the collector counts a torn line as bad */
+	}
+	errno = n < 0 ? saved : ENOSPC;
+	return -1;
+}
+
+int spz_spool_append(const char *dir, const char *line, size_t len)
+{
+	char path[700];
+	if (!dir || !*dir || spz_mkdirs(dir, 0700) < 0)
+		return -1;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		int n;
+		if (attempt == 0) {
+			n = snprintf(path, sizeof(path), "%s/%d.jsonl", dir, (int)getpid());
+		} else {
+			/* The usual file is being ingested right now: use a fresh one. */
+			char u[SPZ_UUID_STR];
+			spz_uuid_v4(u);
+			n = snprintf(path, sizeof(path), "%s/%d-%.8s.jsonl", dir, (int)getpid(), u);
+		}
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -1;
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (fd < 0)
+			return -1;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			continue;
+		}
+		struct stat held, named;
+		if (fstat(fd, &held) < 0 || stat(path, &named) < 0 || held.st_ino != named.st_ino ||
+		    held.st_dev != named.st_dev) {
+			close(fd);
+			continue; /* renamed away by the collector between open and lock */
+		}
+		int rc = append_locked(fd, line, len);
+		close(fd);
+		return rc;
+	}
+	return -1;
+}
+
+int spz_emit(const struct spz_config *cfg, const char *record, size_t len)
+{
+	if (send_datagram(cfg->socket_path, record, len) == 0)
+		return 0;
+	int send_errno = errno;
+	/* The line is the record plus a newline; the record buffer has room. */
+	char *line = (char *)record;
+	line[len] = '\n';
+	int rc = spz_spool_append(cfg->spool_dir, line, len + 1);
+	line[len] = '\0';
+	if (rc == 0) {
+		spz_log("collector not reachable at %s (%s): record spooled in %s", cfg->socket_path,
+			strerror(send_errno), cfg->spool_dir);
+		return 1;
+	}
+	spz_log("record lost: collector not reachable (%s) and spool %s not writable (%s)", strerror(send_errno),
+		cfg->spool_dir, strerror(errno));
+	return -1;
+}

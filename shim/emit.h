@@ -1,0 +1,16 @@
+/* Delivery of records to the collector: one datagram on its Unix socket,
+ * never blocking; if the collector cannot take it, a line in the spool. */
+#ifndef SPZ_EMIT_H
+#define SPZ_EMIT_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* 0: sent; 1: spooled; -1: lost (logged). record has no newline. */
+int spz_emit(const struct spz_config *cfg, const char *record, size_t len);
+/* Appends one line to this process's spool file in dir (the collector's
+ * hand-off protocol: flock, then check the file is still the one named). */
+int spz_spool_append(const char *dir, const char *line, size_t len);
+
+#endif

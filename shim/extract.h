@@ -1,0 +1,22 @@
+/* The provider extractors' shared declarations: one spz_api per provider API. */
+#ifndef SPZ_EXTRACT_H
+#define SPZ_EXTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <strings.h>
+
+#include "call.h"
+
+static inline bool spz_header_is(const char *name, size_t len, const char *want)
+{
+	size_t n = __builtin_strlen(want);
+	return len == n && strncasecmp(name, want, n) == 0;
+}
+
+extern const struct spz_api spz_api_openai_chat;
+extern const struct spz_api spz_api_openai_completions;
+extern const struct spz_api spz_api_openai_embeddings;
+extern const struct spz_api spz_api_openai_responses;
+
+#endif

@@ -1,0 +1,342 @@
+/* The interposed OpenSSL entry points. Each calls the real function first and
+ * returns exactly what it returned; tracking only observes the bytes that
+ * really crossed. A connection is classified at its first write: not HTTP/1
+ * means a marker in its ex_data and a pointer compare on every later call.
+ * Never aborts, never blocks, never alters the caller's buffers or errors. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "config.h"
+#include "conn.h"
+#include "emit.h"
+#include "log.h"
+#include "real.h"
+#include "record.h"
+
+#define SPZ_EXPORT __attribute__((visibility("default")))
+
+typedef struct ssl_st SSL;
+typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
+
+/* OpenSSL's stable ABI values (ssl.h, crypto.h) in 1.1.1 and 3.x. */
+#define SSL_ERROR_SSL 1
+#define SSL_ERROR_SYSCALL 5
+#define SSL_ERROR_ZERO_RETURN 6
+#define CRYPTO_EX_INDEX_SSL 0
+
+#define RECORD_MAX (32 * 1024)
+
+struct tracked {
+	struct spz_conn *conn;
+	unsigned generation; /* fork generation it was made in */
+	atomic_flag busy;    /* a thread is inside conn */
+	atomic_bool dropped; /* two threads met inside: stop tracking */
+};
+
+static char ignored_marker;
+#define IGNORED ((void *)&ignored_marker)
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int ex_index = -1;
+static atomic_uint fork_generation;
+static bool disabled;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void emit_call(const struct spz_call *call)
+{
+	const struct spz_config *cfg = spz_config();
+	char *buf = malloc(RECORD_MAX);
+	if (!buf) {
+		spz_log("record lost: out of memory");
+		return;
+	}
+	size_t n = spz_record_build(call, cfg, buf, RECORD_MAX - 1);
+	if (n)
+		spz_emit(cfg, buf, n);
+	else
+		spz_log("record lost: larger than %d bytes", RECORD_MAX);
+	free(buf);
+}
+
+static void tracked_free(struct tracked *t)
+{
+	/* After fork the child holds a copy of the parent's state: it is not
+	 * the child's call, so it is freed without emitting. */
+	if (t->generation == atomic_load(&fork_generation))
+		spz_conn_free(t->conn, now_ns());
+	else
+		free(t->conn);
+	free(t);
+}
+
+static int ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp)
+{
+	(void)to, (void)from, (void)idx, (void)argl, (void)argp;
+	*from_d = NULL; /* SSL_dup: the copy starts untracked */
+	return 1;
+}
+
+static void ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (ptr && ptr != IGNORED)
+		tracked_free(ptr);
+}
+
+static void on_fork_child(void)
+{
+	atomic_fetch_add(&fork_generation, 1);
+}
+
+static void init(void)
+{
+	const struct spz_config *cfg = spz_config();
+	disabled = cfg->disabled;
+	if (disabled)
+		return;
+	typedef int (*new_index_fn)(int, long, void *, void *, void *, void *);
+	new_index_fn new_index = (new_index_fn)spz_real(SPZ_FN_CRYPTO_get_ex_new_index);
+	if (!new_index || !spz_real(SPZ_FN_SSL_get_ex_data) || !spz_real(SPZ_FN_SSL_set_ex_data)) {
+		spz_log("OpenSSL ex_data functions not found: passing everything through");
+		disabled = true;
+		return;
+	}
+	ex_index = new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, (void *)ex_dup, (void *)ex_free);
+	if (ex_index < 0) {
+		spz_log("no OpenSSL ex_data index: passing everything through");
+		disabled = true;
+		return;
+	}
+	spz_conn_set_sink(emit_call);
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static bool ready(void)
+{
+	pthread_once(&init_once, init);
+	return !disabled;
+}
+
+static void *get_state(SSL *s)
+{
+	typedef void *(*fn)(const SSL *, int);
+	fn get = (fn)spz_real(SPZ_FN_SSL_get_ex_data);
+	return get ? get(s, ex_index) : IGNORED;
+}
+
+static void set_state(SSL *s, void *v)
+{
+	typedef int (*fn)(SSL *, int, void *);
+	fn set = (fn)spz_real(SPZ_FN_SSL_set_ex_data);
+	if (set)
+		set(s, ex_index, v);
+}
+
+/* The tracked state to feed, with its busy flag taken; NULL to pass through. */
+static struct tracked *enter(SSL *s, const void *first_bytes, size_t len)
+{
+	if (!ready())
+		return NULL;
+	void *st = get_state(s);
+	if (st == IGNORED)
+		return NULL;
+	if (!st) {
+		if (!first_bytes)
+			return NULL; /* reads before any write: nothing to pair yet */
+		if (!spz_conn_looks_http1(first_bytes, len)) {
+			set_state(s, IGNORED);
+			return NULL;
+		}
+		struct tracked *t = calloc(1, sizeof(*t));
+		struct spz_conn *c = t ? spz_conn_new() : NULL;
+		if (!c) {
+			free(t);
+			set_state(s, IGNORED);
+			return NULL;
+		}
+		t->conn = c;
+		t->generation = atomic_load(&fork_generation);
+		atomic_flag_clear(&t->busy);
+		set_state(s, t);
+		st = t;
+	}
+	struct tracked *t = st;
+	if (t->generation != atomic_load(&fork_generation) || atomic_load(&t->dropped))
+		return NULL;
+	if (atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire)) {
+		atomic_store(&t->dropped, true);
+		return NULL;
+	}
+	if (spz_conn_ignored(t->conn)) {
+		atomic_flag_clear_explicit(&t->busy, memory_order_release);
+		return NULL;
+	}
+	return t;
+}
+
+static void leave(struct tracked *t)
+{
+	atomic_flag_clear_explicit(&t->busy, memory_order_release);
+}
+
+static void observe_write(SSL *s, const void *buf, size_t n)
+{
+	int saved = errno;
+	struct tracked *t = enter(s, buf, n);
+	if (t) {
+		spz_conn_on_write(t->conn, buf, n, now_ns());
+		leave(t);
+	}
+	errno = saved;
+}
+
+static void observe_read(SSL *s, const void *buf, size_t n)
+{
+	int saved = errno;
+	struct tracked *t = enter(s, NULL, 0);
+	if (t) {
+		spz_conn_on_read(t->conn, buf, n, now_ns());
+		leave(t);
+	}
+	errno = saved;
+}
+
+/* A read that gave no data: end of stream or a fatal error ends the calls in
+ * flight; would-block does nothing. SSL_get_error only peeks at the error
+ * queue, so the application's own call still sees the same answer. */
+static void observe_read_failure(SSL *s, int ret)
+{
+	int saved = errno;
+	struct tracked *t = enter(s, NULL, 0);
+	if (t) {
+		typedef int (*fn)(const SSL *, int);
+		fn get_error = (fn)spz_real(SPZ_FN_SSL_get_error);
+		int e = get_error ? get_error(s, ret) : 0;
+		if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL)
+			spz_conn_on_eof(t->conn, now_ns());
+		leave(t);
+	}
+	errno = saved;
+}
+
+#define REAL(name, type) ((type)spz_real(SPZ_FN_##name))
+
+SPZ_EXPORT int SSL_write(SSL *s, const void *buf, int num)
+{
+	typedef int (*fn)(SSL *, const void *, int);
+	fn real = REAL(SSL_write, fn);
+	if (!real)
+		return -1;
+	int ret = real(s, buf, num);
+	if (ret > 0)
+		observe_write(s, buf, (size_t)ret);
+	return ret;
+}
+
+SPZ_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
+{
+	typedef int (*fn)(SSL *, const void *, size_t, size_t *);
+	fn real = REAL(SSL_write_ex, fn);
+	if (!real)
+		return 0;
+	int ret = real(s, buf, num, written);
+	if (ret == 1 && written && *written > 0)
+		observe_write(s, buf, *written);
+	return ret;
+}
+
+SPZ_EXPORT int SSL_read(SSL *s, void *buf, int num)
+{
+	typedef int (*fn)(SSL *, void *, int);
+	fn real = REAL(SSL_read, fn);
+	if (!real)
+		return -1;
+	int ret = real(s, buf, num);
+	if (ret > 0)
+		observe_read(s, buf, (size_t)ret);
+	else
+		observe_read_failure(s, ret);
+	return ret;
+}
+
+SPZ_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
+{
+	typedef int (*fn)(SSL *, void *, size_t, size_t *);
+	fn real = REAL(SSL_read_ex, fn);
+	if (!real)
+		return 0;
+	int ret = real(s, buf, num, readbytes);
+	if (ret == 1 && readbytes && *readbytes > 0)
+		observe_read(s, buf, *readbytes);
+	else if (ret != 1)
+		observe_read_failure(s, ret);
+	return ret;
+}
+
+/* Peeked bytes are read again by the next SSL_read: never observed here. */
+SPZ_EXPORT int SSL_peek(SSL *s, void *buf, int num)
+{
+	typedef int (*fn)(SSL *, void *, int);
+	fn real = REAL(SSL_peek, fn);
+	return real ? real(s, buf, num) : -1;
+}
+
+SPZ_EXPORT int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
+{
+	typedef int (*fn)(SSL *, void *, size_t, size_t *);
+	fn real = REAL(SSL_peek_ex, fn);
+	return real ? real(s, buf, num, readbytes) : 0;
+}
+
+/* The state goes with the SSL object through the ex_data free callback,
+ * which also covers frees that do not pass through this symbol. */
+SPZ_EXPORT void SSL_free(SSL *s)
+{
+	typedef void (*fn)(SSL *);
+	fn real = REAL(SSL_free, fn);
+	if (real)
+		real(s);
+}
+
+SPZ_EXPORT int SSL_shutdown(SSL *s)
+{
+	typedef int (*fn)(SSL *);
+	fn real = REAL(SSL_shutdown, fn);
+	if (s) {
+		int saved = errno;
+		struct tracked *t = enter(s, NULL, 0);
+		if (t) {
+			spz_conn_on_eof(t->conn, now_ns());
+			leave(t);
+		}
+		errno = saved;
+	}
+	return real ? real(s) : -1;
+}
+
+/* SSL_clear readies the object for a new connection: the old one is over. */
+SPZ_EXPORT int SSL_clear(SSL *s)
+{
+	typedef int (*fn)(SSL *);
+	fn real = REAL(SSL_clear, fn);
+	if (s && ready()) {
+		void *st = get_state(s);
+		if (st) {
+			set_state(s, NULL);
+			if (st != IGNORED)
+				tracked_free(st);
+		}
+	}
+	return real ? real(s) : 0;
+}

@@ -1,0 +1,470 @@
+/* Incremental JSON scanner. Owns only its fixed-size state; reports values
+ * with their dotted paths through one callback. It must never read past the
+ * slice it is given, allocate, or recurse: nesting is a bit stack. */
+#include "json.h"
+
+#include <string.h>
+
+enum {
+	S_VALUE,     /* a value is expected */
+	S_ARR_FIRST, /* after '[': a value or ']' */
+	S_OBJ_FIRST, /* after '{': a key or '}' */
+	S_OBJ_KEY,   /* after ',' in an object: a key */
+	S_COLON,     /* after a key */
+	S_AFTER,     /* after a value: ',' or a closing bracket */
+	S_STRING,
+	S_ESC,
+	S_UHEX,
+	S_NUMBER,
+	S_LITERAL,
+	S_ERROR
+};
+
+static bool ctx_is_array(const struct spz_json *js, unsigned depth)
+{
+	return (js->ctx_bits[depth / 8] >> (depth % 8)) & 1;
+}
+
+static void ctx_set(struct spz_json *js, unsigned depth, bool array)
+{
+	if (array)
+		js->ctx_bits[depth / 8] |= (uint8_t)(1u << (depth % 8));
+	else
+		js->ctx_bits[depth / 8] &= (uint8_t)~(1u << (depth % 8));
+}
+
+void spz_json_reset(struct spz_json *js)
+{
+	js->state = S_VALUE;
+	js->error = false;
+	js->depth = 0;
+	js->path_len = 0;
+	js->path[0] = '\0';
+	js->level_path[0] = 0;
+	js->path_overflow_at[0] = false;
+	js->surrogate = 0;
+	js->key_len = 0;
+	js->value_len = 0;
+}
+
+void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud)
+{
+	memset(js, 0, sizeof(*js));
+	js->cb = cb;
+	js->ud = ud;
+	spz_json_reset(js);
+}
+
+static bool reportable(const struct spz_json *js)
+{
+	return js->depth <= SPZ_JSON_PATH_DEPTH && !js->path_overflow_at[js->depth];
+}
+
+static void emit(struct spz_json *js, enum spz_json_type type, const char *value,
+		 size_t value_len, bool truncated)
+{
+	if (!js->cb || !reportable(js))
+		return;
+	struct spz_json_event ev = {
+		.type = type,
+		.path = js->path,
+		.path_len = js->path_len,
+		.value = value,
+		.value_len = value_len,
+		.truncated = truncated,
+		.depth = js->depth,
+	};
+	js->path[js->path_len] = '\0';
+	js->cb(js->ud, &ev);
+}
+
+static void path_append(struct spz_json *js, const char *s, size_t n, bool dot)
+{
+	size_t need = n + (dot ? 1 : 0);
+	if (js->path_len + need > SPZ_JSON_PATH_MAX) {
+		js->path_overflow_at[js->depth] = true;
+		return;
+	}
+	if (dot)
+		js->path[js->path_len++] = '.';
+	memcpy(js->path + js->path_len, s, n);
+	js->path_len += n;
+	js->path[js->path_len] = '\0';
+}
+
+/* A key completed at the current depth: the path becomes container path + key. */
+static void set_key(struct spz_json *js)
+{
+	if (js->depth > SPZ_JSON_PATH_DEPTH)
+		return;
+	unsigned d = js->depth;
+	bool inherited = d > 0 && js->path_overflow_at[d - 1];
+	js->path_len = js->level_path[d];
+	js->path[js->path_len] = '\0';
+	js->path_overflow_at[d] = inherited;
+	if (inherited)
+		return;
+	path_append(js, js->key, js->key_len, js->path_len > 0);
+	if (js->key_truncated)
+		path_append(js, "\x01", 1, false); /* a cut key must never match */
+}
+
+static int push(struct spz_json *js, bool array)
+{
+	emit(js, array ? SPZ_JSON_ARRAY : SPZ_JSON_OBJECT, NULL, 0, false);
+	if (js->depth + 1 >= SPZ_JSON_DEPTH_MAX)
+		return -1;
+	bool overflow = !reportable(js);
+	js->depth++;
+	ctx_set(js, js->depth, array);
+	if (js->depth <= SPZ_JSON_PATH_DEPTH) {
+		js->level_path[js->depth] = (uint16_t)js->path_len;
+		js->path_overflow_at[js->depth] = overflow;
+		if (array && !overflow)
+			path_append(js, "[]", 2, false);
+	}
+	return 0;
+}
+
+static void value_done(struct spz_json *js)
+{
+	js->state = S_AFTER;
+	if (js->depth == 0) {
+		emit(js, SPZ_JSON_DOC_END, NULL, 0, false);
+		js->state = S_VALUE;
+	}
+}
+
+static void pop(struct spz_json *js)
+{
+	if (js->depth <= SPZ_JSON_PATH_DEPTH) {
+		js->path_len = js->level_path[js->depth];
+		js->path[js->path_len] = '\0';
+	}
+	js->depth--;
+	emit(js, SPZ_JSON_END, NULL, 0, false);
+	value_done(js);
+}
+
+static void buf_put(struct spz_json *js, const char *s, size_t n)
+{
+	if (js->in_key) {
+		size_t room = SPZ_JSON_KEY_MAX - js->key_len;
+		if (n > room) {
+			n = room;
+			js->key_truncated = true;
+		}
+		memcpy(js->key + js->key_len, s, n);
+		js->key_len += n;
+	} else {
+		size_t room = SPZ_JSON_VALUE_MAX - js->value_len;
+		if (n > room) {
+			n = room;
+			js->value_truncated = true;
+		}
+		memcpy(js->value + js->value_len, s, n);
+		js->value_len += n;
+	}
+}
+
+static void put_codepoint(struct spz_json *js, uint32_t cp)
+{
+	char u[4];
+	size_t n;
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xC0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xE0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[2] = (char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		u[0] = (char)(0xF0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[3] = (char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	buf_put(js, u, n);
+}
+
+/* A high surrogate not followed by a low one decodes as U+FFFD. */
+static void flush_surrogate(struct spz_json *js)
+{
+	if (js->surrogate) {
+		js->surrogate = 0;
+		put_codepoint(js, 0xFFFD);
+	}
+}
+
+static void string_begin(struct spz_json *js, bool key)
+{
+	js->in_key = key;
+	js->surrogate = 0;
+	if (key) {
+		js->key_len = 0;
+		js->key_truncated = false;
+	} else {
+		js->value_len = 0;
+		js->value_truncated = false;
+	}
+	js->state = S_STRING;
+}
+
+static void string_end(struct spz_json *js)
+{
+	flush_surrogate(js);
+	if (js->in_key) {
+		js->key[js->key_len] = '\0';
+		set_key(js);
+		js->state = S_COLON;
+	} else {
+		js->value[js->value_len] = '\0';
+		emit(js, SPZ_JSON_STRING, js->value, js->value_len, js->value_truncated);
+		value_done(js);
+	}
+}
+
+static void number_end(struct spz_json *js)
+{
+	js->value[js->value_len] = '\0';
+	emit(js, SPZ_JSON_NUMBER, js->value, js->value_len, js->value_truncated);
+	value_done(js);
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Starts a value at c; returns -1 if c cannot start one. */
+static int value_begin(struct spz_json *js, char c)
+{
+	switch (c) {
+	case '{':
+		if (push(js, false) < 0)
+			return -1;
+		js->state = S_OBJ_FIRST;
+		return 0;
+	case '[':
+		if (push(js, true) < 0)
+			return -1;
+		js->state = S_ARR_FIRST;
+		return 0;
+	case '"':
+		string_begin(js, false);
+		return 0;
+	case 't':
+		js->lit = "true";
+		js->lit_type = SPZ_JSON_TRUE;
+		break;
+	case 'f':
+		js->lit = "false";
+		js->lit_type = SPZ_JSON_FALSE;
+		break;
+	case 'n':
+		js->lit = "null";
+		js->lit_type = SPZ_JSON_NULL;
+		break;
+	default:
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			js->value_len = 0;
+			js->value_truncated = false;
+			js->in_key = false;
+			buf_put(js, &c, 1);
+			js->state = S_NUMBER;
+			return 0;
+		}
+		return -1;
+	}
+	js->lit_pos = 1;
+	js->state = S_LITERAL;
+	return 0;
+}
+
+int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		char c = buf[i];
+		switch (js->state) {
+		case S_ERROR:
+			return -1;
+		case S_VALUE:
+		case S_ARR_FIRST:
+			if (is_ws(c))
+				break;
+			if (js->state == S_ARR_FIRST && c == ']') {
+				pop(js);
+				break;
+			}
+			if (value_begin(js, c) < 0)
+				goto fail;
+			break;
+		case S_OBJ_FIRST:
+		case S_OBJ_KEY:
+			if (is_ws(c))
+				break;
+			if (c == '"') {
+				string_begin(js, true);
+				break;
+			}
+			if (js->state == S_OBJ_FIRST && c == '}') {
+				pop(js);
+				break;
+			}
+			goto fail;
+		case S_COLON:
+			if (is_ws(c))
+				break;
+			if (c != ':')
+				goto fail;
+			js->state = S_VALUE;
+			break;
+		case S_AFTER:
+			if (is_ws(c))
+				break;
+			if (c == ',') {
+				js->state = ctx_is_array(js, js->depth) ? S_VALUE : S_OBJ_KEY;
+				break;
+			}
+			if (c == (ctx_is_array(js, js->depth) ? ']' : '}')) {
+				pop(js);
+				break;
+			}
+			goto fail;
+		case S_STRING: {
+			/* Bulk copy up to the next quote, escape or control byte. */
+			size_t j = i;
+			while (j < len && buf[j] != '"' && buf[j] != '\\' && (unsigned char)buf[j] >= 0x20)
+				j++;
+			if (j > i) {
+				flush_surrogate(js);
+				buf_put(js, buf + i, j - i);
+				i = j;
+				continue;
+			}
+			if (c == '"')
+				string_end(js);
+			else if (c == '\\')
+				js->state = S_ESC;
+			else
+				goto fail;
+			break;
+		}
+		case S_ESC: {
+			char out;
+			switch (c) {
+			case '"': out = '"'; break;
+			case '\\': out = '\\'; break;
+			case '/': out = '/'; break;
+			case 'b': out = '\b'; break;
+			case 'f': out = '\f'; break;
+			case 'n': out = '\n'; break;
+			case 'r': out = '\r'; break;
+			case 't': out = '\t'; break;
+			case 'u':
+				js->unicode = 0;
+				js->hex_left = 4;
+				js->state = S_UHEX;
+				i++;
+				continue;
+			default:
+				goto fail;
+			}
+			flush_surrogate(js);
+			buf_put(js, &out, 1);
+			js->state = S_STRING;
+			break;
+		}
+		case S_UHEX: {
+			int h = hexval(c);
+			if (h < 0)
+				goto fail;
+			js->unicode = (js->unicode << 4) | (uint32_t)h;
+			if (--js->hex_left == 0) {
+				uint32_t u = js->unicode;
+				if (u >= 0xD800 && u <= 0xDBFF) {
+					flush_surrogate(js);
+					js->surrogate = u;
+				} else if (u >= 0xDC00 && u <= 0xDFFF) {
+					if (js->surrogate) {
+						uint32_t cp = 0x10000 + ((js->surrogate - 0xD800) << 10) + (u - 0xDC00);
+						js->surrogate = 0;
+						put_codepoint(js, cp);
+					} else {
+						put_codepoint(js, 0xFFFD);
+					}
+				} else {
+					flush_surrogate(js);
+					put_codepoint(js, u);
+				}
+				js->state = S_STRING;
+			}
+			break;
+		}
+		case S_NUMBER:
+			if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+				buf_put(js, &c, 1);
+				break;
+			}
+			number_end(js);
+			continue; /* c is looked at again in the new state */
+		case S_LITERAL:
+			if (c != js->lit[js->lit_pos])
+				goto fail;
+			if (js->lit[++js->lit_pos] == '\0') {
+				emit(js, (enum spz_json_type)js->lit_type, NULL, 0, false);
+				value_done(js);
+			}
+			break;
+		}
+		i++;
+	}
+	return 0;
+fail:
+	js->state = S_ERROR;
+	js->error = true;
+	return -1;
+}
+
+int spz_json_finish(struct spz_json *js)
+{
+	if (js->state == S_NUMBER && js->depth == 0)
+		number_end(js);
+	if (js->state == S_ERROR)
+		return -1;
+	return (js->state == S_VALUE && js->depth == 0) ? 0 : -1;
+}
+
+int spz_json_parse_count(const char *s, size_t len, int64_t *out)
+{
+	if (len == 0 || len > 18)
+		return -1;
+	int64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (len > 1 && s[0] == '0')
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* Incremental JSON scanner: fed arbitrary slices, reports each value with its
+ * dotted path ("usage.prompt_tokens", "choices[].delta"). Keeps no document in
+ * memory: only a bounded path, the current key and a bounded prefix of the
+ * current scalar. Never allocates. */
+#ifndef SPZ_JSON_H
+#define SPZ_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPZ_JSON_PATH_MAX 256   /* bytes of dotted path kept */
+#define SPZ_JSON_KEY_MAX 64     /* bytes of one key kept */
+#define SPZ_JSON_VALUE_MAX 256  /* bytes of one scalar kept */
+#define SPZ_JSON_PATH_DEPTH 32  /* levels with a path; deeper values are not reported */
+#define SPZ_JSON_DEPTH_MAX 1024 /* levels followed at all; deeper is an error */
+
+enum spz_json_type {
+	SPZ_JSON_STRING,
+	SPZ_JSON_NUMBER,
+	SPZ_JSON_TRUE,
+	SPZ_JSON_FALSE,
+	SPZ_JSON_NULL,
+	SPZ_JSON_OBJECT, /* an object begins */
+	SPZ_JSON_ARRAY,  /* an array begins */
+	SPZ_JSON_END,    /* the innermost container ends */
+	SPZ_JSON_DOC_END /* a top-level value is complete */
+};
+
+struct spz_json_event {
+	enum spz_json_type type;
+	const char *path; /* NUL-terminated; "" for the top level */
+	size_t path_len;
+	const char *value; /* strings (decoded) and numbers; NUL-terminated */
+	size_t value_len;
+	bool truncated; /* the value was longer than SPZ_JSON_VALUE_MAX */
+	unsigned depth; /* 0 for a top-level value */
+};
+
+typedef void (*spz_json_cb)(void *ud, const struct spz_json_event *ev);
+
+struct spz_json {
+	spz_json_cb cb;
+	void *ud;
+	uint8_t state;
+	uint8_t resume; /* state to enter after a string/escape completes */
+	bool in_key;
+	bool error;
+	unsigned depth;
+	uint32_t unicode;    /* \uXXXX accumulator */
+	uint32_t surrogate;  /* pending high surrogate, 0 if none */
+	uint8_t hex_left;
+	uint8_t lit_pos;
+	const char *lit;
+	uint8_t lit_type;
+	size_t path_len;
+	uint16_t level_path[SPZ_JSON_PATH_DEPTH + 1]; /* path length of each container */
+	bool path_overflow_at[SPZ_JSON_PATH_DEPTH + 1];
+	uint8_t ctx_bits[SPZ_JSON_DEPTH_MAX / 8]; /* 1 = array, 0 = object */
+	char path[SPZ_JSON_PATH_MAX + 1];
+	char key[SPZ_JSON_KEY_MAX + 1];
+	size_t key_len;
+	bool key_truncated;
+	char value[SPZ_JSON_VALUE_MAX + 1];
+	size_t value_len;
+	bool value_truncated;
+};
+
+void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud);
+/* Starts a new document (for SSE, where each event carries one). */
+void spz_json_reset(struct spz_json *js);
+/* Returns 0, or -1 once the input is not JSON (the scanner then ignores the
+ * rest until reset). */
+int spz_json_feed(struct spz_json *js, const char *buf, size_t len);
+/* Ends the input: a pending number at the top level is reported. */
+int spz_json_finish(struct spz_json *js);
+
+/* Parses a JSON integer value into *out (no fraction, no exponent, fits in
+ * int64, not negative). Returns 0 or -1. */
+int spz_json_parse_count(const char *s, size_t len, int64_t *out);
+
+#endif

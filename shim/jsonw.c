@@ -1,0 +1,117 @@
+/* JSON text output with bounds. On overflow the writer stops writing and
+ * says so; the caller drops the text rather than send a cut record. */
+#include "jsonw.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void spz_jw_init(struct spz_jw *w, char *buf, size_t cap)
+{
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->overflow = cap == 0;
+	if (cap)
+		buf[0] = '\0';
+}
+
+void spz_jw_raw(struct spz_jw *w, const char *s, size_t n)
+{
+	if (w->overflow || w->len + n + 1 > w->cap) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 0;
+	return len;
+}
+
+void spz_jw_str(struct spz_jw *w, const char *s, size_t n)
+{
+	spz_jw_raw(w, "\"", 1);
+	size_t i = 0;
+	while (i < n && !w->overflow) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			spz_jw_raw(w, e, 2);
+			i++;
+		} else if (c < 0x20 || c == 0x7F) {
+			char e[8];
+			snprintf(e, sizeof(e), "\\u%04x", c);
+			spz_jw_raw(w, e, 6);
+			i++;
+		} else {
+			size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+			if (len == 0) {
+				spz_jw_raw(w, "\\ufffd", 6);
+				i++;
+			} else {
+				spz_jw_raw(w, s + i, len);
+				i += len;
+			}
+		}
+	}
+	spz_jw_raw(w, "\"", 1);
+}
+
+void spz_jw_key(struct spz_jw *w, const char *key)
+{
+	if (w->len > 0 && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
+		spz_jw_raw(w, ",", 1);
+	spz_jw_str(w, key, strlen(key));
+	spz_jw_raw(w, ":", 1);
+}
+
+void spz_jw_kstr(struct spz_jw *w, const char *key, const char *value)
+{
+	spz_jw_key(w, key);
+	spz_jw_str(w, value, strlen(value));
+}
+
+void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%" PRId64, value);
+	spz_jw_key(w, key);
+	spz_jw_raw(w, num, (size_t)n);
+}
+
+void spz_jw_kbool(struct spz_jw *w, const char *key, bool value)
+{
+	spz_jw_key(w, key);
+	spz_jw_raw(w, value ? "true" : "false", value ? 4 : 5);
+}

@@ -1,0 +1,26 @@
+/* A bounded JSON writer for records: writes into a caller's buffer, escapes
+ * strings, and replaces invalid UTF-8 so every record it makes is valid JSON. */
+#ifndef SPZ_JSONW_H
+#define SPZ_JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct spz_jw {
+	char *buf;
+	size_t cap;
+	size_t len;
+	bool overflow;
+};
+
+void spz_jw_init(struct spz_jw *w, char *buf, size_t cap);
+void spz_jw_raw(struct spz_jw *w, const char *s, size_t n);
+void spz_jw_str(struct spz_jw *w, const char *s, size_t n);
+/* Writes the separator if needed, then "key": */
+void spz_jw_key(struct spz_jw *w, const char *key);
+void spz_jw_kstr(struct spz_jw *w, const char *key, const char *value);
+void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value);
+void spz_jw_kbool(struct spz_jw *w, const char *key, bool value);
+
+#endif

@@ -1,0 +1,87 @@
+/* Record construction. Tokens a provider did not report are left out, not
+ * written as 0; the requested model is "unknown" when the request named none,
+ * as the gateway expects. */
+#include "record.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonw.h"
+#include "uuid.h"
+
+static void rfc3339(char *out, size_t cap, int64_t unix_ms)
+{
+	time_t secs = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n && n + 6 <= cap) {
+		int ms = (int)(unix_ms % 1000);
+		out[n++] = '.';
+		out[n++] = (char)('0' + ms / 100);
+		out[n++] = (char)('0' + ms / 10 % 10);
+		out[n++] = (char)('0' + ms % 10);
+		out[n++] = 'Z';
+		out[n] = '\0';
+	}
+}
+
+static const char *const usage_names[SPZ_U_COUNT] = {
+	[SPZ_U_INPUT] = "promptTokens",
+	[SPZ_U_OUTPUT] = "completionTokens",
+	[SPZ_U_CACHE_READ] = "cachedInputTokens",
+	[SPZ_U_CACHE_WRITE] = "cacheWriteTokens",
+	[SPZ_U_REASONING] = "reasoningTokens",
+};
+
+size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, char *buf, size_t cap)
+{
+	struct spz_jw w;
+	char id[SPZ_UUID_STR], when[40];
+	spz_uuid_v7(id, c->start_wall_ms);
+	rfc3339(when, sizeof(when), c->start_wall_ms);
+
+	spz_jw_init(&w, buf, cap);
+	spz_jw_raw(&w, "{", 1);
+	spz_jw_kstr(&w, "id", id);
+	spz_jw_kstr(&w, "provider", c->provider);
+	spz_jw_kstr(&w, "model", c->model[0] ? c->model : "unknown");
+	if (c->response_model[0])
+		spz_jw_kstr(&w, "responseModel", c->response_model);
+	spz_jw_kstr(&w, "runId", cfg->run_id);
+	spz_jw_kstr(&w, "agentName", cfg->agent);
+	spz_jw_key(&w, "agentPath");
+	spz_jw_raw(&w, "[", 1);
+	spz_jw_str(&w, cfg->agent, strlen(cfg->agent));
+	spz_jw_raw(&w, "]", 1);
+	for (int f = 0; f < SPZ_U_COUNT; f++)
+		if (c->usage.present & (1u << f))
+			spz_jw_kint(&w, usage_names[f], c->usage.v[f]);
+	if (c->usage.present)
+		spz_jw_kstr(&w, "usageSource", "provider");
+	/* A transport failure with no HTTP status is 500 (GATEWAY.md). */
+	spz_jw_kint(&w, "status", c->no_response || c->status == 0 ? 500 : c->status);
+	if (c->no_response)
+		spz_jw_kstr(&w, "error", "no_response");
+	else if (c->truncated)
+		spz_jw_kstr(&w, "error", "truncated");
+	int64_t end = c->end_ns ? c->end_ns : c->start_ns;
+	spz_jw_kint(&w, "latencyMs", (end - c->start_ns) / 1000000);
+	spz_jw_kbool(&w, "stream", c->stream);
+	if (c->stream && c->first_byte_ns)
+		spz_jw_kint(&w, "ttftMs", (c->first_byte_ns - c->start_ns) / 1000000);
+	spz_jw_kstr(&w, "startedAt", when);
+	spz_jw_kstr(&w, "host", c->host);
+	spz_jw_kstr(&w, "endpoint", c->endpoint);
+	if (c->request_id[0])
+		spz_jw_kstr(&w, "requestId", c->request_id);
+	else if (c->body_id[0])
+		spz_jw_kstr(&w, "requestId", c->body_id);
+	spz_jw_kint(&w, "pid", (int64_t)getpid());
+	spz_jw_kstr(&w, "exe", cfg->exe);
+	spz_jw_key(&w, "tags");
+	spz_jw_raw(&w, cfg->tags_json, strlen(cfg->tags_json));
+	spz_jw_raw(&w, "}", 1);
+	return w.overflow ? 0 : w.len;
+}

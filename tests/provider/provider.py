@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""The test provider: a TLS server that answers LLM API requests by replaying
+the recorded responses in shared/corpus, so the shim sees real provider bytes
+over real TLS.
+
+Each request picks a corpus case: the `x-test-case: provider/case` header if
+given, else the case recorded for the same path, model and stream flag. The
+response is framed as asked (`x-test-framing` header, else --framing):
+  length        Content-Length
+  chunked       chunked coding in random chunk sizes
+  gzip          gzip content coding with Content-Length (the recorded wire
+                bytes when the case has them)
+  chunked-gzip  gzip content coding, chunked
+  close         no length: the body ends when the connection closes
+Streams (SSE) are written in several paced writes. Non-LLM paths answer small
+JSON: GET /healthz, GET /v1/models. GET /_test/stats returns the request counts.
+"""
+import argparse
+import gzip
+import json
+import os
+import random
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+
+HOP_HEADERS = {"content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive"}
+
+
+class Corpus:
+    def __init__(self, root):
+        self.cases = {}
+        for provider in sorted(os.listdir(root)):
+            pdir = os.path.join(root, provider)
+            if not os.path.isdir(pdir):
+                continue
+            for name in sorted(os.listdir(pdir)):
+                if not name.endswith(".meta.json"):
+                    continue
+                case = name[: -len(".meta.json")]
+                with open(os.path.join(pdir, name)) as f:
+                    meta = json.load(f)
+                with open(os.path.join(pdir, case + ".body"), "rb") as f:
+                    body = f.read()
+                wire = None
+                wpath = os.path.join(pdir, case + ".wire.gz")
+                if os.path.exists(wpath):
+                    with open(wpath, "rb") as f:
+                        wire = f.read()
+                self.cases[provider + "/" + case] = (meta, body, wire)
+
+    def pick(self, path, body):
+        try:
+            req = json.loads(body) if body else {}
+        except ValueError:
+            req = {}
+        model = req.get("model") if isinstance(req, dict) else None
+        stream = bool(req.get("stream")) if isinstance(req, dict) else False
+        best = None
+        for key, (meta, _, _) in self.cases.items():
+            if meta.get("request_path") != path:
+                continue
+            try:
+                rec = json.loads(meta.get("request_body") or "{}")
+            except ValueError:
+                rec = {}
+            score = 1
+            if rec.get("model") == model:
+                score += 2
+            if bool(rec.get("stream")) == stream:
+                score += 4
+            if meta.get("request_body") == body.decode("utf-8", "replace"):
+                score += 8
+            if best is None or score > best[0]:
+                best = (score, key)
+        return best[1] if best else None
+
+
+class Stats:
+    def __init__(self, log_path):
+        self.lock = threading.Lock()
+        self.count = 0
+        self.by_path = {}
+        self.log_path = log_path
+
+    def add(self, method, path, case):
+        with self.lock:
+            self.count += 1
+            self.by_path[path] = self.by_path.get(path, 0) + 1
+            if self.log_path:
+                with open(self.log_path, "a") as f:
+                    f.write(json.dumps({"method": method, "path": path, "case": case}) + "\n")
+
+
+class Handler(socketserver.BaseRequestHandler):
+    def setup(self):
+        self.rng = random.Random(self.server.seed ^ hash(self.client_address))
+        self.conn = self.server.tls.wrap_socket(self.request, server_side=True)
+        self.rfile = self.conn.makefile("rb")
+
+    def send(self, data):
+        self.conn.sendall(data)
+
+    def read_request(self):
+        line = self.rfile.readline(65537)
+        if not line:
+            return None
+        while line in (b"\r\n", b"\n"):
+            line = self.rfile.readline(65537)
+            if not line:
+                return None
+        method, target, _ = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+        headers = {}
+        while True:
+            h = self.rfile.readline(65537)
+            if h in (b"\r\n", b"\n", b""):
+                break
+            k, v = h.decode("latin-1").split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        if headers.get("expect", "").lower() == "100-continue":
+            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = b""
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        elif "content-length" in headers:
+            body = self.rfile.read(int(headers["content-length"]))
+        return method, target, headers, body
+
+    def respond_plain(self, status, obj, keep=True):
+        data = json.dumps(obj).encode()
+        self.send(
+            b"HTTP/1.1 %d OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % (status, len(data))
+            + data
+        )
+
+    def handle(self):
+        try:
+            while True:
+                req = self.read_request()
+                if req is None:
+                    return
+                method, target, headers, body = req
+                path = target
+                if method == "GET" and path.split("?")[0] in ("/healthz", "/v1/models"):
+                    self.server.stats.add(method, path, None)
+                    self.respond_plain(200, {"ok": True, "data": []})
+                    continue
+                if method == "GET" and path == "/_test/stats":
+                    self.respond_plain(200, {"count": self.server.stats.count, "by_path": self.server.stats.by_path})
+                    continue
+                case = headers.get("x-test-case") or self.server.corpus.pick(path, body)
+                self.server.stats.add(method, path, case)
+                if case not in self.server.corpus.cases:
+                    self.respond_plain(404, {"error": {"message": "no recorded case for " + path}})
+                    continue
+                framing = headers.get("x-test-framing", self.server.framing)
+                if not self.replay(case, method, framing):
+                    return
+        except (ConnectionError, ssl.SSLError, OSError, ValueError):
+            return
+
+    def replay(self, case, method, framing):
+        meta, body, wire = self.server.corpus.cases[case]
+        status = meta.get("status", 200)
+        lines = ["HTTP/1.1 %d %s" % (status, "OK" if status < 400 else "Error")]
+        for k, v in (meta.get("response_headers") or {}).items():
+            if k.lower() in HOP_HEADERS:
+                continue
+            for one in v if isinstance(v, list) else [v]:
+                lines.append("%s: %s" % (k, one))
+        payload = body
+        if framing in ("gzip", "chunked-gzip"):
+            payload = wire if wire is not None else gzip.compress(body)
+            lines.append("content-encoding: gzip")
+        if framing in ("length", "gzip"):
+            lines.append("content-length: %d" % len(payload))
+        elif framing in ("chunked", "chunked-gzip"):
+            lines.append("transfer-encoding: chunked")
+        elif framing == "close":
+            lines.append("connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if method == "HEAD":
+            self.send(head)
+            return True
+        pieces = self.split(payload, meta.get("streamed", False))
+        out = [head]
+        for i, piece in enumerate(pieces):
+            if framing in ("chunked", "chunked-gzip"):
+                out.append(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            else:
+                out.append(piece)
+            if meta.get("streamed") and self.server.pace > 0:
+                self.send(b"".join(out))
+                out = []
+                time.sleep(self.server.pace)
+        if framing in ("chunked", "chunked-gzip"):
+            out.append(b"0\r\n\r\n")
+        self.send(b"".join(out))
+        if framing == "close":
+            return False
+        return True
+
+    def split(self, data, streamed):
+        if not data:
+            return []
+        pieces, i = [], 0
+        n = 6 if streamed else 3
+        while i < len(data):
+            size = self.rng.randint(1, max(1, 2 * len(data) // n))
+            pieces.append(data[i : i + size])
+            i += size
+        return pieces
+
+    def finish(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--framing", default="length")
+    ap.add_argument("--pace-ms", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--log")
+    args = ap.parse_args()
+
+    srv = Server(("127.0.0.1", args.port), Handler)
+    srv.corpus = Corpus(args.corpus)
+    srv.stats = Stats(args.log)
+    srv.framing = args.framing
+    srv.pace = args.pace_ms / 1000.0
+    srv.seed = args.seed
+    srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.tls.load_cert_chain(args.cert, args.key)
+    srv.tls.set_alpn_protocols(["http/1.1"])
+    port = srv.server_address[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(port))
+        os.rename(tmp, args.port_file)
+    print("test provider on 127.0.0.1:%d with %d cases" % (port, len(srv.corpus.cases)), flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
