@@ -54,15 +54,16 @@ int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *
 	in->store = store;
 	snprintf(in->spool_dir, sizeof(in->spool_dir), "%s", spool_dir);
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
+	size_t path_len = strlen(socket_path);
+	if (path_len >= sizeof(addr.sun_path)) {
 		clog_error("socket path too long (max %zu bytes): %s", sizeof(addr.sun_path) - 1, socket_path);
 		return -1;
 	}
-	snprintf(in->socket_path, sizeof(in->socket_path), "%s", socket_path);
-	strcpy(addr.sun_path, socket_path);
+	memcpy(in->socket_path, socket_path, path_len + 1);
+	memcpy(addr.sun_path, socket_path, path_len + 1);
 
 	char dir[sizeof(addr.sun_path)];
-	snprintf(dir, sizeof(dir), "%s", socket_path);
+	memcpy(dir, socket_path, path_len + 1);
 	dirname(dir);
 	if (spz_mkdirs(dir, 0700) < 0) {
 		clog_error("cannot create %s: %s", dir, strerror(errno));

@@ -42,6 +42,10 @@ static char ignored_marker;
 #define IGNORED ((void *)&ignored_marker)
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* Set while this thread is inside our tracking code: anything it calls that
+ * came back into a hook (a host's callback, a future code path) passes
+ * straight through instead of re-entering the tracker. */
+static __thread bool in_tracker __attribute__((tls_model("initial-exec")));
 static int ex_index = -1;
 static atomic_uint fork_generation;
 static bool disabled;
@@ -146,7 +150,7 @@ static void set_state(SSL *s, void *v)
 /* The tracked state to feed, with its busy flag taken; NULL to pass through. */
 static struct tracked *enter(SSL *s, const void *first_bytes, size_t len)
 {
-	if (!ready())
+	if (in_tracker || !ready())
 		return NULL;
 	void *st = get_state(s);
 	if (st == IGNORED)
@@ -182,11 +186,13 @@ static struct tracked *enter(SSL *s, const void *first_bytes, size_t len)
 		atomic_flag_clear_explicit(&t->busy, memory_order_release);
 		return NULL;
 	}
+	in_tracker = true;
 	return t;
 }
 
 static void leave(struct tracked *t)
 {
+	in_tracker = false;
 	atomic_flag_clear_explicit(&t->busy, memory_order_release);
 }
 

@@ -180,7 +180,7 @@ class Handler(socketserver.BaseRequestHandler):
                 lines.append("%s: %s" % (k, one))
         payload = body
         if framing in ("gzip", "chunked-gzip"):
-            payload = wire if wire is not None else gzip.compress(body)
+            payload = wire if wire is not None else gzip.compress(body, mtime=0)
             lines.append("content-encoding: gzip")
         if framing in ("length", "gzip"):
             lines.append("content-length: %d" % len(payload))

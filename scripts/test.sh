@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs every test on a fresh Debian 12 machine: installs what is needed,
+# builds plain and with ASan+UBSan (warnings are errors), runs the unit and
+# integration suites in both, and ends with one line "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh || exit 1
+
+passed=0
+failed=0
+status=0
+for kind in plain asan; do
+  ./scripts/build.sh "$kind" || { echo "build ($kind) failed"; exit 1; }
+  dir=build; [ "$kind" = asan ] && dir=build-asan
+  echo "== tests ($kind)"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 --suite unit --suite integration || status=1
+  # Count what meson ran, from its machine-readable log.
+  counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("result") in ("OK", "EXPECTEDFAIL"):
+        ok += 1
+    elif r.get("result") != "SKIP":
+        bad += 1
+print(ok, bad)
+PY
+)
+  passed=$((passed + ${counts% *}))
+  failed=$((failed + ${counts#* }))
+done
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

@@ -1,0 +1,221 @@
+"""Integration harness: a private world per test class with the TLS test
+provider, a collector on its own socket and database, and helpers to run
+real clients with the shim preloaded and read back the stored records.
+
+Paths come from the environment meson sets: SPZ_SHIM, SPZ_SPATURZU,
+SPZ_PROVIDER, SPZ_GEN_CERTS, SPZ_CORPUS_DIR, SPZ_BUILD_ROOT; SPZ_SANITIZE is
+set in a sanitizer build, whose shim needs the ASan runtime preloaded first.
+"""
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SHIM = os.environ["SPZ_SHIM"]
+SPATURZU = os.environ["SPZ_SPATURZU"]
+PROVIDER = os.environ["SPZ_PROVIDER"]
+GEN_CERTS = os.environ["SPZ_GEN_CERTS"]
+CORPUS = os.environ["SPZ_CORPUS_DIR"]
+BUILD_ROOT = os.environ["SPZ_BUILD_ROOT"]
+SANITIZE = os.environ.get("SPZ_SANITIZE", "")
+CLIENT_PYTHON = os.environ.get("SPZ_CLIENT_PYTHON", "/usr/bin/python3")
+# /usr/bin/curl deadlocks under a preloaded ASan runtime (libp11-kit's
+# constructor and glibc's setlocale lock), before the shim runs; the sanitizer
+# run uses curl-lite, the same libcurl driven with the same options.
+CURL = os.environ["SPZ_CURL_LITE"] if SANITIZE else (shutil.which("curl") or "/usr/bin/curl")
+
+
+def certs_dir():
+    """The test CA and server certificate, made once per build tree."""
+    d = os.path.join(BUILD_ROOT, "test-certs")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["sh", GEN_CERTS, d], check=True)
+    return d
+
+
+def sanitizer_preload():
+    """The runtime libraries a sanitizer-built shim needs ahead of it."""
+    if not SANITIZE:
+        return []
+    libs = []
+    for name in ("libasan.so", "libubsan.so"):
+        if name.startswith("libasan") and "address" not in SANITIZE:
+            continue
+        if name.startswith("libubsan") and "undefined" not in SANITIZE:
+            continue
+        out = subprocess.run(["cc", "-print-file-name=" + name], capture_output=True, text=True).stdout.strip()
+        if out and os.path.isabs(out):
+            libs.append(os.path.realpath(out))
+    return libs
+
+
+def load_case(name):
+    provider, case = name.split("/", 1)
+    with open(os.path.join(CORPUS, provider, case + ".meta.json")) as f:
+        meta = json.load(f)
+    with open(os.path.join(CORPUS, provider, case + ".body"), "rb") as f:
+        body = f.read()
+    return meta, body
+
+
+class World:
+    """Provider + collector + paths, in a temporary directory."""
+
+    def __init__(self, start_collector=True, framing="length"):
+        self.dir = tempfile.mkdtemp(prefix="spz-it-")
+        self.socket = os.path.join(self.dir, "run", "collector.sock")
+        self.db = os.path.join(self.dir, "spaturzu.db")
+        self.spool = os.path.join(self.dir, "spool")
+        self.log = os.path.join(self.dir, "shim.log")
+        self.certs = certs_dir()
+        self.ca = os.path.join(self.certs, "ca.pem")
+        self.collector = None
+        self.provider_log = os.path.join(self.dir, "provider-requests.jsonl")
+        port_file = os.path.join(self.dir, "port")
+        self.provider = subprocess.Popen(
+            [CLIENT_PYTHON, PROVIDER, "--corpus", CORPUS, "--cert", os.path.join(self.certs, "server.pem"),
+             "--key", os.path.join(self.certs, "server.key"), "--port-file", port_file, "--framing", framing,
+             "--log", self.provider_log],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.port = int(self._wait_file(port_file))
+        if start_collector:
+            self.start_collector()
+
+    def _wait_file(self, path, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            if os.path.exists(path):
+                with open(path) as f:
+                    return f.read()
+            time.sleep(0.02)
+        raise RuntimeError("timed out waiting for " + path)
+
+    def start_collector(self):
+        with open(os.path.join(self.dir, "collector.err"), "a") as err:
+            self.collector = subprocess.Popen(
+                [SPATURZU, "collector", "--foreground", "--socket", self.socket, "--db", self.db,
+                 "--spool", self.spool], stdout=subprocess.DEVNULL, stderr=err)
+        end = time.time() + 15
+        while not os.path.exists(self.socket):
+            if time.time() > end or self.collector.poll() is not None:
+                raise RuntimeError("collector did not start: " + self.collector_log())
+            time.sleep(0.02)
+
+    def stop_collector(self):
+        if self.collector and self.collector.poll() is None:
+            self.collector.send_signal(signal.SIGTERM)
+            self.collector.wait(timeout=20)
+        self.collector = None
+
+    def collector_log(self):
+        try:
+            with open(os.path.join(self.dir, "collector.err")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def close(self):
+        self.stop_collector()
+        self.provider.terminate()
+        self.provider.wait(timeout=10)
+        if os.environ.get("SPZ_KEEP_TMP"):
+            sys.stderr.write("kept " + self.dir + "\n")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def env(self, preload=True, **extra):
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("SPATURZU_"):
+                del e[k]
+        e.update(SPATURZU_SOCKET=self.socket, SPATURZU_SPOOL=self.spool, SPATURZU_LOG=self.log)
+        if preload:
+            e["LD_PRELOAD"] = ":".join(sanitizer_preload() + [SHIM])
+            if SANITIZE:
+                # The host programs are not ours: their own leaks are not the shim's.
+                e["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
+                e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
+        e.update({k: str(v) for k, v in extra.items()})
+        return e
+
+    def run(self, argv, preload=True, input=None, check=True, **extra):
+        p = subprocess.run(argv, env=self.env(preload, **extra), input=input, capture_output=True, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("%s exited %d\nstdout: %r\nstderr: %s" % (
+                argv[0], p.returncode, p.stdout[-2000:], p.stderr.decode("utf-8", "replace")[-4000:]))
+        return p
+
+    def curl_args(self, host="api.openai.com"):
+        return [CURL, "-sS", "--cacert", self.ca, "--resolve", "%s:%d:127.0.0.1" % (host, self.port)]
+
+    def url(self, path, host="api.openai.com"):
+        return "https://%s:%d%s" % (host, self.port, path)
+
+    def records(self):
+        if not os.path.exists(self.db):
+            return []
+        p = subprocess.run([SPATURZU, "calls", "--json", "--db", self.db], capture_output=True, text=True, check=True)
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+    def wait_records(self, n, timeout=15):
+        end = time.time() + timeout
+        recs = self.records()
+        while len(recs) < n and time.time() < end:
+            time.sleep(0.05)
+            recs = self.records()
+        time.sleep(0.2)  # let anything extra (a wrong duplicate) arrive too
+        return self.records()
+
+    def provider_requests(self):
+        try:
+            with open(self.provider_log) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        except OSError:
+            return []
+
+    def shim_log(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Case(unittest.TestCase):
+    """Checks a record against a corpus case's expectations."""
+
+    def assertRecordMatches(self, rec, case, agent=None):
+        meta, _ = load_case(case)
+        exp = meta["expected_usage"]
+        fields = [("input", "promptTokens"), ("output", "completionTokens"), ("cached_read", "cachedInputTokens"),
+                  ("cache_creation", "cacheWriteTokens"), ("reasoning", "reasoningTokens")]
+        for key, field in fields:
+            if exp.get(key) is None:
+                self.assertNotIn(field, rec, "%s: %s must be absent" % (case, field))
+            else:
+                self.assertEqual(rec.get(field), exp[key], "%s: %s" % (case, field))
+        if any(exp.get(k) is not None for k, _ in fields):
+            self.assertEqual(rec.get("usageSource"), "provider")
+        else:
+            self.assertNotIn("usageSource", rec)
+        self.assertEqual(rec["responseModel"], meta["expected_model"])
+        req = json.loads(meta["request_body"])
+        self.assertEqual(rec["model"], req.get("model", "unknown"))
+        self.assertEqual(rec["status"], meta["status"])
+        self.assertEqual(rec["stream"], bool(meta.get("streamed")))
+        self.assertIsNone(rec["costUsd"])
+        if agent:
+            self.assertEqual(rec["agentName"], agent)
+            self.assertEqual(rec["agentPath"], [agent])
+
+
+def main():
+    unittest.main(verbosity=2)

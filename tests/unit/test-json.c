@@ -1,0 +1,199 @@
+/* The incremental JSON scanner: paths, values, escapes, and identical events
+ * whatever the slicing. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../shim/json.h"
+#include "helpers.h"
+
+struct trace {
+	char text[16384];
+	size_t len;
+};
+
+static const char *type_name(enum spz_json_type t)
+{
+	static const char *n[] = { "str", "num", "true", "false", "null", "obj", "arr", "end", "doc" };
+	return n[t];
+}
+
+static void record_event(void *ud, const struct spz_json_event *ev)
+{
+	struct trace *t = ud;
+	t->len += (size_t)snprintf(t->text + t->len, sizeof(t->text) - t->len, "%s %s%s%s%s\n", type_name(ev->type),
+				   ev->path, ev->value ? "=" : "", ev->value ? ev->value : "",
+				   ev->truncated ? " (cut)" : "");
+}
+
+static void feed_json(void *ctx, const char *buf, size_t len)
+{
+	spz_json_feed(ctx, buf, len);
+}
+
+/* Scans doc in every slicing; checks all agree, returns the trace. */
+static void scan_all(const char *doc, struct trace *out, int *rc)
+{
+	for (int mode = 0; mode < SLICE_MODES; mode++) {
+		struct trace t = { 0 };
+		struct spz_json js;
+		spz_json_init(&js, record_event, &t);
+		feed_sliced(feed_json, &js, doc, strlen(doc), (enum slicing)mode, 7u + (unsigned)mode);
+		int r = spz_json_finish(&js);
+		if (mode == 0) {
+			*out = t;
+			*rc = r;
+		} else {
+			ck_assert_str_eq(t.text, out->text);
+			ck_assert_int_eq(r, *rc);
+		}
+	}
+}
+
+START_TEST(paths_and_values)
+{
+	struct trace t;
+	int rc;
+	scan_all("{\"id\":\"x\",\"usage\":{\"prompt_tokens\":14,\"d\":{\"c\":0}},\"choices\":[{\"a\":true},null],\"z\":-1.5e3}",
+		 &t, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(t.text, "obj \n"
+				 "str id=x\n"
+				 "obj usage\n"
+				 "num usage.prompt_tokens=14\n"
+				 "obj usage.d\n"
+				 "num usage.d.c=0\n"
+				 "end usage.d\n"
+				 "end usage\n"
+				 "arr choices\n"
+				 "obj choices[]\n"
+				 "true choices[].a\n"
+				 "end choices[]\n"
+				 "null choices[]\n"
+				 "end choices\n"
+				 "num z=-1.5e3\n"
+				 "end \n"
+				 "doc \n");
+}
+END_TEST
+
+START_TEST(escapes_and_unicode)
+{
+	struct trace t;
+	int rc;
+	scan_all("{\"k\\u0065y\":\"a\\\"b\\\\c\\/d\\n\\u00e9\\ud83d\\ude00\\ud800x\"}", &t, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(t.text, "obj \nstr key=a\"b\\c/d\n\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx\nend \ndoc \n");
+}
+END_TEST
+
+START_TEST(top_level_array_and_sequence)
+{
+	struct trace t;
+	int rc;
+	scan_all("[{\"usageMetadata\":{\"promptTokenCount\":5}}]\n 42 ", &t, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(t.text, "arr \nobj []\nobj [].usageMetadata\nnum [].usageMetadata.promptTokenCount=5\n"
+				 "end [].usageMetadata\nend []\nend \ndoc \nnum =42\ndoc \n");
+}
+END_TEST
+
+START_TEST(long_values_are_cut_not_overflowed)
+{
+	char doc[5000];
+	memset(doc, 0, sizeof(doc));
+	strcpy(doc, "{\"model\":\"");
+	memset(doc + 10, 'm', 1000);
+	strcat(doc, "\",\"");
+	size_t at = strlen(doc);
+	memset(doc + at, 'k', 200); /* a key longer than SPZ_JSON_KEY_MAX */
+	strcat(doc, "\":1,\"n\":2}");
+	struct trace t;
+	int rc;
+	scan_all(doc, &t, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(strstr(t.text, " (cut)"));
+	ck_assert_ptr_nonnull(strstr(t.text, "num n=2\n"));
+	/* the cut key never shows as a plain key */
+	ck_assert_ptr_null(strstr(t.text, "kkkk=1"));
+}
+END_TEST
+
+START_TEST(deep_nesting_is_followed_without_paths)
+{
+	static char doc[2 * 600 + 64];
+	size_t n = 0;
+	n += (size_t)sprintf(doc + n, "{\"a\":");
+	for (int i = 0; i < 600; i++)
+		doc[n++] = '[';
+	for (int i = 0; i < 600; i++)
+		doc[n++] = ']';
+	n += (size_t)sprintf(doc + n, ",\"b\":3}");
+	doc[n] = '\0';
+	struct trace t;
+	int rc;
+	scan_all(doc, &t, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(strstr(t.text, "num b=3\n"));
+}
+END_TEST
+
+START_TEST(too_deep_is_an_error)
+{
+	static char doc[SPZ_JSON_DEPTH_MAX + 10];
+	memset(doc, '[', sizeof(doc) - 1);
+	doc[sizeof(doc) - 1] = '\0';
+	struct trace t;
+	int rc;
+	scan_all(doc, &t, &rc);
+	ck_assert_int_eq(rc, -1);
+}
+END_TEST
+
+START_TEST(malformed_inputs_fail_cleanly)
+{
+	const char *bad[] = { "{\"a\" 1}", "{\"a\":tru}", "[1,]x", "{\"a\":\"\x01\"}", "{\"a\":\"\\q\"}", "}", "[\"\\u12G4\"]" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct trace t;
+		int rc;
+		scan_all(bad[i], &t, &rc);
+		ck_assert_msg(rc == -1, "accepted: %s", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(parse_count)
+{
+	int64_t v;
+	ck_assert_int_eq(spz_json_parse_count("123", 3, &v), 0);
+	ck_assert_int_eq(v, 123);
+	ck_assert_int_eq(spz_json_parse_count("0", 1, &v), 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(spz_json_parse_count("-1", 2, &v), -1);
+	ck_assert_int_eq(spz_json_parse_count("1.5", 3, &v), -1);
+	ck_assert_int_eq(spz_json_parse_count("1e3", 3, &v), -1);
+	ck_assert_int_eq(spz_json_parse_count("01", 2, &v), -1);
+	ck_assert_int_eq(spz_json_parse_count("9999999999999999999", 19, &v), -1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("scanner");
+	tcase_add_test(tc, paths_and_values);
+	tcase_add_test(tc, escapes_and_unicode);
+	tcase_add_test(tc, top_level_array_and_sequence);
+	tcase_add_test(tc, long_values_are_cut_not_overflowed);
+	tcase_add_test(tc, deep_nesting_is_followed_without_paths);
+	tcase_add_test(tc, too_deep_is_an_error);
+	tcase_add_test(tc, malformed_inputs_fail_cleanly);
+	tcase_add_test(tc, parse_count);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
