@@ -1,6 +1,8 @@
 /* Test helpers. */
 #include "helpers.h"
 
+#include <check.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,4 +61,13 @@ const char *corpus_dir(void)
 {
 	const char *d = getenv("SPZ_CORPUS_DIR");
 	return d ? d : "../shared/corpus";
+}
+
+int run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

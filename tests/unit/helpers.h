@@ -19,4 +19,8 @@ char *read_file(const char *path, size_t *len);
 /* The corpus directory (SPZ_CORPUS_DIR). */
 const char *corpus_dir(void);
 
+/* Runs a check suite; returns the process exit status. */
+struct Suite;
+int run_suite(struct Suite *s);
+
 #endif

@@ -102,54 +102,51 @@ START_TEST(keep_alive_many_calls_one_connection)
 }
 END_TEST
 
+static const struct corpus_case *find_case(const char *name)
+{
+	for (size_t i = 0; i < case_count; i++)
+		if (strcmp(cases[i].name, name) == 0)
+			return &cases[i];
+	ck_abort_msg("corpus case %s missing", name);
+	return NULL;
+}
+
+/* Writes the case's request and the first `part` of its chunked response
+ * (a whole response when part is 1.0) on a new connection. */
+static struct spz_conn *exchange(const struct corpus_case *cc, double part)
+{
+	size_t qlen, rlen;
+	char *req = corpus_request(cc, &qlen);
+	char *resp = corpus_response(cc, FRAME_CHUNKED, 1, &rlen);
+	struct spz_conn *c = spz_conn_new();
+	captured_count = 0;
+	spz_conn_on_write(c, req, qlen, 1);
+	spz_conn_on_read(c, resp, (size_t)((double)rlen * part), 2);
+	free(req);
+	free(resp);
+	return c;
+}
+
 START_TEST(stream_without_usage_reports_none)
 {
-	for (size_t i = 0; i < case_count; i++) {
-		if (!strstr(cases[i].name, "no_usage"))
-			continue;
-		size_t qlen, rlen;
-		char *req = corpus_request(&cases[i], &qlen);
-		char *resp = corpus_response(&cases[i], FRAME_CHUNKED, 1, &rlen);
-		struct spz_conn *c = spz_conn_new();
-		captured_count = 0;
-		spz_conn_on_write(c, req, qlen, 1);
-		spz_conn_on_read(c, resp, rlen, 2);
-		ck_assert_uint_eq(captured_count, 1);
-		ck_assert_uint_eq(captured[0].usage.present, 0); /* unknown, never zeros */
-		ck_assert(captured[0].stream);
-		spz_conn_free(c, 3);
-		free(req);
-		free(resp);
-		return;
-	}
-	ck_abort_msg("corpus case chat_stream_no_usage_gpt35_2023 missing");
+	struct spz_conn *c = exchange(find_case("openai/chat_stream_no_usage_gpt35_2023"), 1.0);
+	ck_assert_uint_eq(captured_count, 1);
+	ck_assert_uint_eq(captured[0].usage.present, 0); /* unknown, never zeros */
+	ck_assert(captured[0].stream);
+	spz_conn_free(c, 3);
 }
 END_TEST
 
 START_TEST(cut_stream_is_reported_truncated)
 {
-	for (size_t i = 0; i < case_count; i++) {
-		if (!strstr(cases[i].name, "chat_stream_include_usage"))
-			continue;
-		size_t qlen, rlen;
-		char *req = corpus_request(&cases[i], &qlen);
-		char *resp = corpus_response(&cases[i], FRAME_CHUNKED, 1, &rlen);
-		struct spz_conn *c = spz_conn_new();
-		captured_count = 0;
-		spz_conn_on_write(c, req, qlen, 1);
-		spz_conn_on_read(c, resp, rlen / 2, 2);
-		ck_assert_uint_eq(captured_count, 0);
-		spz_conn_on_eof(c, 3);
-		ck_assert_uint_eq(captured_count, 1);
-		ck_assert(captured[0].truncated);
-		ck_assert_int_eq(captured[0].status, 200);
-		spz_conn_free(c, 4);
-		ck_assert_uint_eq(captured_count, 1);
-		free(req);
-		free(resp);
-		return;
-	}
-	ck_abort_msg("corpus case chat_stream_include_usage_text missing");
+	struct spz_conn *c = exchange(find_case("openai/chat_stream_include_usage_text"), 0.5);
+	ck_assert_uint_eq(captured_count, 0);
+	spz_conn_on_eof(c, 3);
+	ck_assert_uint_eq(captured_count, 1);
+	ck_assert(captured[0].truncated);
+	ck_assert_int_eq(captured[0].status, 200);
+	spz_conn_free(c, 4);
+	ck_assert_uint_eq(captured_count, 1);
 }
 END_TEST
 
@@ -258,9 +255,5 @@ int main(void)
 	tcase_add_test(tc, query_string_never_kept);
 	tcase_add_test(tc, provider_hosts);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }
