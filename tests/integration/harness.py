@@ -190,7 +190,18 @@ class World:
 
 
 class Case(unittest.TestCase):
-    """Checks a record against a corpus case's expectations."""
+    """Checks a record against a corpus case's expectations. Subclasses
+    share one World per class; WORLD_ARGS are its arguments."""
+
+    WORLD_ARGS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.world = World(**cls.WORLD_ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.world.close()
 
     def assertRecordMatches(self, rec, case, agent=None):
         meta, _ = load_case(case)

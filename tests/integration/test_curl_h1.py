@@ -21,14 +21,6 @@ def curl_call(world, case, framing, extra=()):
 
 
 class CurlH1(harness.Case):
-    @classmethod
-    def setUpClass(cls):
-        cls.world = harness.World()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.world.close()
-
     def test_every_openai_case_every_framing(self):
         before = len(self.world.records())
         n = 0

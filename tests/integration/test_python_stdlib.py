@@ -28,14 +28,6 @@ def plan():
 
 
 class PythonStdlib(harness.Case):
-    @classmethod
-    def setUpClass(cls):
-        cls.world = harness.World()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.world.close()
-
     def client(self, mode, preload=True, agent="py-agent"):
         return self.world.run([harness.CLIENT_PYTHON, CLIENT, mode, str(self.world.port), self.world.ca, plan()],
                               preload=preload, SPATURZU_AGENT=agent)

@@ -12,6 +12,15 @@ CASES = ["openai/chat_nonstream_gpt4o_usage_details", "openai/chat_stream_includ
 
 
 class SpoolWhenCollectorDown(harness.Case):
+    # Each test needs its own world with no collector at first.
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
     def setUp(self):
         self.world = harness.World(start_collector=False)
 
