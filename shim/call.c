@@ -23,3 +23,17 @@ int spz_event_count(const struct spz_json_event *ev, int64_t *out)
 		return -1;
 	return spz_json_parse_count(ev->value, ev->value_len, out);
 }
+
+bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, const char *path,
+			  const struct spz_usage_path *table)
+{
+	for (const struct spz_usage_path *t = table; t->path; t++) {
+		if (strcmp(path, t->path) != 0)
+			continue;
+		int64_t n;
+		if (spz_event_count(ev, &n) == 0)
+			spz_usage_set(u, t->field, n);
+		return true;
+	}
+	return false;
+}

@@ -28,12 +28,17 @@ struct spz_call;
 
 /* How one provider API is read. Every hook is optional. */
 struct spz_api {
-	const char *provider; /* the gateway's provider name */
+	const char *provider; /* the provider when the host is not a known one's */
 	const char *kind;     /* "chat", "responses", "embeddings", ... */
+	/* The request path (no query): models named in URLs (Gemini, Bedrock,
+	 * Azure deployments), streaming endpoints. */
+	void (*request_path)(struct spz_call *c, const char *path, size_t len);
 	void (*request_value)(struct spz_call *c, const struct spz_json_event *ev);
-	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
 	void (*response_header)(struct spz_call *c, const char *name, size_t name_len,
 				const char *value, size_t value_len);
+	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
+	/* The response is complete (or cut): settle what the events gave. */
+	void (*finish)(struct spz_call *c);
 };
 
 #define SPZ_CALL_STR 128
@@ -58,9 +63,26 @@ struct spz_call {
 	int64_t first_byte_ns; /* monotonic: first response body byte read */
 	int64_t end_ns;        /* monotonic: response complete */
 	int64_t start_wall_ms; /* Unix ms at start */
+	/* Extractor scratch, by API. */
+	union {
+		struct {
+			struct spz_usage iterations; /* sum over usage.iterations[] */
+		} anthropic;
+	} x;
 };
 
 void spz_usage_set(struct spz_usage *u, enum spz_usage_field f, int64_t v);
+/* A usage field at a JSON path, for table-driven extractors. */
+struct spz_usage_path {
+	const char *path;
+	enum spz_usage_field field;
+};
+
+/* If ev is a count at one of table's paths (compared with path, which may be
+ * ev->path with a wrapper prefix removed), sets that field and returns true;
+ * a null there is ignored (streams send "usage": null until the end). */
+bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, const char *path,
+			  const struct spz_usage_path *table);
 /* Copies a NUL-terminated string into a fixed field, cutting if needed. */
 void spz_copy_str(char *dst, size_t cap, const char *src, size_t len);
 /* Reads a count from a JSON event: 0 and *out set, or -1. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "eventstream.h"
 #include "extract.h"
 #include "http1.h"
 #include "provider.h"
@@ -20,7 +21,7 @@
 #define PENDING_MAX 8 /* requests in flight on one connection (pipelining) */
 #define PATH_KEEP 256
 
-enum body_kind { BODY_NONE, BODY_JSON, BODY_SSE };
+enum body_kind { BODY_NONE, BODY_JSON, BODY_SSE, BODY_EVENTSTREAM };
 
 struct pending {
 	struct spz_call *call; /* NULL: a request we do not track */
@@ -57,6 +58,7 @@ struct spz_conn {
 	struct spz_decoder resp_dec;
 	struct spz_json resp_js;
 	struct spz_sse sse;
+	struct spz_eventstream es;
 };
 
 static spz_call_sink call_sink;
@@ -83,6 +85,8 @@ bool spz_conn_looks_http1(const char *buf, size_t len)
 
 static void emit_and_free(struct spz_call *call)
 {
+	if (call->api->finish)
+		call->api->finish(call);
 	if (call_sink)
 		call_sink(call);
 	free(call);
@@ -173,10 +177,12 @@ static int req_headers_done(void *ud, enum spz_h1_framing *framing, uint64_t con
 	if (!call)
 		return -1;
 	call->api = api;
-	spz_copy_str(call->provider, sizeof(call->provider), provider ? provider : "openai-compatible",
-		     strlen(provider ? provider : "openai-compatible"));
+	const char *name = provider ? provider : api->provider;
+	spz_copy_str(call->provider, sizeof(call->provider), name, strlen(name));
 	spz_copy_str(call->host, sizeof(call->host), c->req_host, strlen(c->req_host));
 	spz_copy_str(call->endpoint, sizeof(call->endpoint), c->req_path, c->req_path_len);
+	if (api->request_path)
+		api->request_path(call, c->req_path, c->req_path_len);
 	call->head = head;
 	call->start_ns = c->now;
 	struct timespec wall;
@@ -248,13 +254,47 @@ static const struct spz_sse_callbacks sse_callbacks = {
 	.dispatch = sse_dispatch,
 };
 
+static void es_message_begin(void *ud, const char *event_type, const char *message_type)
+{
+	struct spz_conn *c = ud;
+	(void)event_type;
+	(void)message_type;
+	spz_json_reset(&c->resp_js); /* each message carries its own document */
+}
+
+static void es_payload(void *ud, const char *buf, size_t len)
+{
+	struct spz_conn *c = ud;
+	spz_json_feed(&c->resp_js, buf, len);
+}
+
+static void es_message_end(void *ud, bool crc_ok)
+{
+	struct spz_conn *c = ud;
+	(void)crc_ok; /* counts were reported as they parsed; a bad CRC is rare and not a reason to drop them */
+	spz_json_finish(&c->resp_js);
+}
+
+static const struct spz_es_callbacks es_callbacks = {
+	.message_begin = es_message_begin,
+	.payload = es_payload,
+	.message_end = es_message_end,
+};
+
 static void resp_decoded(void *ud, const char *buf, size_t len)
 {
 	struct spz_conn *c = ud;
-	if (c->resp_body == BODY_SSE)
+	switch (c->resp_body) {
+	case BODY_SSE:
 		spz_sse_feed(&c->sse, buf, len);
-	else
+		break;
+	case BODY_EVENTSTREAM:
+		spz_es_feed(&c->es, buf, len);
+		break;
+	default:
 		spz_json_feed(&c->resp_js, buf, len);
+		break;
+	}
 }
 
 static int resp_start(void *ud, const struct spz_h1_start *s)
@@ -271,9 +311,10 @@ static int resp_start(void *ud, const struct spz_h1_start *s)
 	return 0;
 }
 
-static bool content_type_is_sse(const char *v, size_t n)
+static bool content_type_is(const char *v, size_t n, const char *type)
 {
-	return n >= 17 && strncasecmp(v, "text/event-stream", 17) == 0;
+	size_t t = strlen(type);
+	return n >= t && strncasecmp(v, type, t) == 0 && (n == t || v[t] == ';' || v[t] == ' ');
 }
 
 static int resp_header(void *ud, const char *name, size_t nlen, const char *value, size_t vlen)
@@ -283,8 +324,11 @@ static int resp_header(void *ud, const char *name, size_t nlen, const char *valu
 	if (!call || call->status < 200)
 		return 0;
 	if (spz_header_is(name, nlen, "content-type")) {
-		if (content_type_is_sse(value, vlen)) {
+		if (content_type_is(value, vlen, "text/event-stream")) {
 			c->resp_body = BODY_SSE;
+			call->stream = true;
+		} else if (content_type_is(value, vlen, "application/vnd.amazon.eventstream")) {
+			c->resp_body = BODY_EVENTSTREAM;
 			call->stream = true;
 		}
 	} else if (spz_header_is(name, nlen, "content-encoding")) {
@@ -306,6 +350,7 @@ static int resp_headers_done(void *ud, enum spz_h1_framing *framing, uint64_t co
 		spz_decoder_init(&c->resp_dec, c->resp_coding);
 		spz_json_init(&c->resp_js, resp_json_event, call);
 		spz_sse_init(&c->sse, &sse_callbacks, c);
+		spz_es_init(&c->es, &es_callbacks, c);
 	}
 	return 0;
 }

@@ -18,5 +18,10 @@ extern const struct spz_api spz_api_openai_chat;
 extern const struct spz_api spz_api_openai_completions;
 extern const struct spz_api spz_api_openai_embeddings;
 extern const struct spz_api spz_api_openai_responses;
+extern const struct spz_api spz_api_anthropic_messages;
+extern const struct spz_api spz_api_gemini_generate;
+extern const struct spz_api spz_api_bedrock_converse;
+extern const struct spz_api spz_api_bedrock_invoke;
+extern const struct spz_api spz_api_cohere_chat;
 
 #endif

@@ -3,7 +3,10 @@
  * Usage shapes (platform.openai.com/docs/api-reference): chat and embeddings
  * report usage.prompt_tokens / completion_tokens with *_details; Responses
  * reports usage.input_tokens / output_tokens, inside "response" on stream
- * events. Prompt counts include cached tokens. */
+ * events. Prompt counts include cached tokens. Compatible providers add:
+ * Groq x_groq.usage on stream chunks, DeepSeek prompt_cache_hit_tokens,
+ * OpenRouter prompt_tokens_details.cache_write_tokens. xAI reports
+ * reasoning_tokens outside completion_tokens; both are kept as reported. */
 #include <string.h>
 
 #include "extract.h"
@@ -18,15 +21,23 @@ static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 		c->stream_requested = ev->type == SPZ_JSON_TRUE;
 }
 
-struct usage_path {
-	const char *path;
-	enum spz_usage_field field;
-};
+/* Azure OpenAI names the deployment in the path, not the body. */
+static void openai_path(struct spz_call *c, const char *path, size_t len)
+{
+	static const char prefix[] = "/openai/deployments/";
+	size_t n = sizeof(prefix) - 1;
+	if (len <= n || memcmp(path, prefix, n) != 0 || c->model[0])
+		return;
+	const char *end = memchr(path + n, '/', len - n);
+	spz_copy_str(c->model, sizeof(c->model), path + n, end ? (size_t)(end - path) - n : len - n);
+}
 
-static const struct usage_path openai_usage[] = {
+static const struct spz_usage_path openai_usage[] = {
 	{ "usage.prompt_tokens", SPZ_U_INPUT },
 	{ "usage.completion_tokens", SPZ_U_OUTPUT },
 	{ "usage.prompt_tokens_details.cached_tokens", SPZ_U_CACHE_READ },
+	{ "usage.prompt_cache_hit_tokens", SPZ_U_CACHE_READ },
+	{ "usage.prompt_tokens_details.cache_write_tokens", SPZ_U_CACHE_WRITE },
 	{ "usage.completion_tokens_details.reasoning_tokens", SPZ_U_REASONING },
 	{ "usage.input_tokens", SPZ_U_INPUT },
 	{ "usage.output_tokens", SPZ_U_OUTPUT },
@@ -38,20 +49,14 @@ static const struct usage_path openai_usage[] = {
 static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 {
 	const char *p = ev->path;
-	/* Responses API stream events wrap the response object. */
+	/* Responses API stream events wrap the response object; Groq's stream
+	 * chunks carry usage under x_groq. */
 	if (strncmp(p, "response.", 9) == 0)
 		p += 9;
-	if (ev->type == SPZ_JSON_NUMBER) {
-		int64_t n;
-		for (const struct usage_path *u = openai_usage; u->path; u++) {
-			if (strcmp(p, u->path) == 0) {
-				if (spz_event_count(ev, &n) == 0)
-					spz_usage_set(&c->usage, u->field, n);
-				return;
-			}
-		}
+	else if (strncmp(p, "x_groq.", 7) == 0)
+		p += 7;
+	if (spz_usage_from_event(&c->usage, ev, p, openai_usage))
 		return;
-	}
 	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0)
 		return;
 	if (strcmp(p, "model") == 0)
@@ -63,12 +68,16 @@ static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 static void openai_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
 			  size_t value_len)
 {
-	if (spz_header_is(name, name_len, "x-request-id"))
+	if (spz_header_is(name, name_len, "x-request-id") || spz_header_is(name, name_len, "apim-request-id"))
 		spz_copy_str(c->request_id, sizeof(c->request_id), value, value_len);
 }
 
-#define OPENAI_API(kind_) \
-	{ "openai", kind_, openai_request, openai_response, openai_header }
+#define OPENAI_API(kind_)                                                                              \
+	{                                                                                              \
+		.provider = "openai-compatible", .kind = kind_, .request_path = openai_path,           \
+		.request_value = openai_request, .response_header = openai_header,                     \
+		.response_value = openai_response,                                                     \
+	}
 
 const struct spz_api spz_api_openai_chat = OPENAI_API("chat");
 const struct spz_api spz_api_openai_completions = OPENAI_API("completions");

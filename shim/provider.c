@@ -88,10 +88,14 @@ static bool ends_with(const char *s, size_t len, const char *suffix)
 	return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
+static bool contains(const char *s, size_t len, const char *needle)
+{
+	return memmem(s, len, needle, strlen(needle)) != NULL;
+}
+
 const struct spz_api *spz_api_for_request(const char *provider, const char *method, size_t method_len,
 					  const char *path, size_t path_len)
 {
-	(void)provider;
 	if (method_len != 4 || memcmp(method, "POST", 4) != 0)
 		return NULL;
 	const char *q = memchr(path, '?', path_len);
@@ -100,7 +104,7 @@ const struct spz_api *spz_api_for_request(const char *provider, const char *meth
 	while (path_len > 1 && path[path_len - 1] == '/')
 		path_len--;
 	/* OpenAI-shaped paths, under any prefix (/v1, /openai/v1, /api/v1,
-	 * /openai/deployments/NAME, ...). */
+	 * /openai/deployments/NAME, ...), on any host. */
 	if (ends_with(path, path_len, "/chat/completions"))
 		return &spz_api_openai_chat;
 	if (ends_with(path, path_len, "/completions"))
@@ -109,5 +113,21 @@ const struct spz_api *spz_api_for_request(const char *provider, const char *meth
 		return &spz_api_openai_embeddings;
 	if (ends_with(path, path_len, "/responses"))
 		return &spz_api_openai_responses;
+	/* Anthropic's Messages API, also behind gateways that mirror it. */
+	if (ends_with(path, path_len, "/v1/messages"))
+		return &spz_api_anthropic_messages;
+	/* Gemini and Vertex: .../models/{model}:generateContent */
+	if (contains(path, path_len, "/models/") &&
+	    (ends_with(path, path_len, ":generateContent") || ends_with(path, path_len, ":streamGenerateContent")))
+		return &spz_api_gemini_generate;
+	bool bedrock = provider && strcmp(provider, "bedrock") == 0;
+	if (bedrock && path_len > 7 && memcmp(path, "/model/", 7) == 0) {
+		if (ends_with(path, path_len, "/converse") || ends_with(path, path_len, "/converse-stream"))
+			return &spz_api_bedrock_converse;
+		if (ends_with(path, path_len, "/invoke") || ends_with(path, path_len, "/invoke-with-response-stream"))
+			return &spz_api_bedrock_invoke;
+	}
+	if (provider && strcmp(provider, "cohere") == 0 && ends_with(path, path_len, "/v2/chat"))
+		return &spz_api_cohere_chat;
 	return NULL;
 }

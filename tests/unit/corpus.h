@@ -25,6 +25,8 @@ void corpus_free(struct corpus_case *c);
 /* The request as a client writes it, and the response as the provider
  * sends it with the given framing. Heap strings; *len set. */
 char *corpus_request(const struct corpus_case *c, size_t *len);
+char *corpus_request_body(const struct corpus_case *c, size_t *len);
+const char *corpus_request_host(const struct corpus_case *c);
 char *corpus_response(const struct corpus_case *c, enum framing f, unsigned seed, size_t *len);
 
 /* Compares a captured call with the case's expected usage and model. */

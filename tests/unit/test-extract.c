@@ -1,7 +1,7 @@
-/* OpenAI extraction end to end through the connection tracker: every OpenAI
- * case of the corpus, with every response framing and input slicing, gives
- * exactly the provider's usage and model; several calls on one keep-alive
- * connection each give their own record. */
+/* Extraction end to end through the connection tracker: every case of the
+ * corpus, of every provider, with every response framing and input slicing,
+ * gives exactly the provider's usage and model; several calls on one
+ * keep-alive connection each give their own record. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +34,20 @@ static void feed_read(void *ctx, const char *buf, size_t len)
 	spz_conn_on_read(ctx, buf, len, clock_ns += 1000);
 }
 
-static struct corpus_case cases[32];
+static const char *const providers[] = {
+	"openai", "anthropic", "azure_openai", "bedrock", "cohere", "deepseek",
+	"gemini", "groq", "mistral", "openrouter", "xai",
+};
+
+static struct corpus_case cases[64];
 static size_t case_count;
 
 static void setup(void)
 {
-	case_count = corpus_load("openai", cases, 32);
-	ck_assert_uint_ge(case_count, 7);
+	case_count = 0;
+	for (size_t p = 0; p < sizeof(providers) / sizeof(providers[0]); p++)
+		case_count += corpus_load(providers[p], cases + case_count, 64 - case_count);
+	ck_assert_uint_ge(case_count, 27);
 	spz_conn_set_sink(capture);
 	captured_count = 0;
 }
@@ -68,7 +75,8 @@ START_TEST(each_case_each_framing_each_slicing)
 				ck_assert_msg(captured_count == 1, "%s framing %d slicing %d: %zu records", cases[i].name,
 					      f, mode, captured_count);
 				corpus_check_call(&cases[i], &captured[0]);
-				ck_assert_str_eq(captured[0].provider, "openai");
+				const char *want = json_string_value(json_object_get(cases[i].meta, "provider"));
+				ck_assert_str_eq(captured[0].provider, want);
 				spz_conn_free(c, clock_ns);
 				ck_assert_uint_eq(captured_count, 1); /* nothing more at teardown */
 				free(req);
@@ -224,6 +232,32 @@ START_TEST(query_string_never_kept)
 }
 END_TEST
 
+START_TEST(gemini_last_usage_object_counts_whole)
+{
+	/* Fields may vanish between cumulative chunks: the last object wins
+	 * whole, nothing lingers from an earlier one. */
+	const char *req = "POST /v1beta/models/gemini-2.5-flash:streamGenerateContent HTTP/1.1\r\n"
+			  "Host: generativelanguage.googleapis.com\r\nContent-Length: 2\r\n\r\n{}";
+	const char *body = "[{\"usageMetadata\":{\"promptTokenCount\":10,\"thoughtsTokenCount\":5}},\n"
+			   "{\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":2},"
+			   "\"modelVersion\":\"gemini-2.5-flash\"}]";
+	char resp[512];
+	snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(body), body);
+	struct spz_conn *c = spz_conn_new();
+	captured_count = 0;
+	spz_conn_on_write(c, req, strlen(req), 1);
+	feed_sliced(feed_read, c, resp, strlen(resp), SLICE_BYTES, 1);
+	ck_assert_uint_eq(captured_count, 1);
+	ck_assert_str_eq(captured[0].model, "gemini-2.5-flash");
+	ck_assert(captured[0].stream);
+	ck_assert_int_eq(captured[0].usage.v[SPZ_U_INPUT], 9);
+	ck_assert_int_eq(captured[0].usage.v[SPZ_U_OUTPUT], 2);
+	ck_assert_uint_eq(captured[0].usage.present & (1u << SPZ_U_REASONING), 0);
+	spz_conn_free(c, 2);
+}
+END_TEST
+
 START_TEST(provider_hosts)
 {
 	ck_assert_str_eq(spz_provider_for_host("api.openai.com", 14), "openai");
@@ -241,7 +275,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("extract-openai");
+	Suite *s = suite_create("extract");
 	TCase *tc = tcase_create("corpus");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -253,6 +287,7 @@ int main(void)
 	tcase_add_test(tc, non_llm_requests_make_no_record);
 	tcase_add_test(tc, llm_call_after_other_requests_on_same_connection);
 	tcase_add_test(tc, query_string_never_kept);
+	tcase_add_test(tc, gemini_last_usage_object_counts_whole);
 	tcase_add_test(tc, provider_hosts);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

@@ -1,0 +1,92 @@
+/* Anthropic's Messages API (docs.anthropic.com/en/api/messages and
+ * .../messages-streaming). Whole bodies carry usage at the top; streams put
+ * it in message_start (message.usage) and overlay it with the non-null
+ * fields of message_delta (usage). input_tokens excludes cache reads and
+ * writes. With server-side compaction a message_delta also lists
+ * usage.iterations[], one per model pass; what is billed is their sum, so
+ * when iterations are present the call reports the sum. */
+#include <string.h>
+
+#include "extract.h"
+
+static const struct spz_usage_path anthropic_usage[] = {
+	{ "usage.input_tokens", SPZ_U_INPUT },
+	{ "usage.output_tokens", SPZ_U_OUTPUT },
+	{ "usage.cache_read_input_tokens", SPZ_U_CACHE_READ },
+	{ "usage.cache_creation_input_tokens", SPZ_U_CACHE_WRITE },
+	{ NULL, 0 },
+};
+
+static const struct spz_usage_path iteration_usage[] = {
+	{ "usage.iterations[].input_tokens", SPZ_U_INPUT },
+	{ "usage.iterations[].output_tokens", SPZ_U_OUTPUT },
+	{ "usage.iterations[].cache_read_input_tokens", SPZ_U_CACHE_READ },
+	{ "usage.iterations[].cache_creation_input_tokens", SPZ_U_CACHE_WRITE },
+	{ NULL, 0 },
+};
+
+static void anthropic_request(struct spz_call *c, const struct spz_json_event *ev)
+{
+	if (ev->depth != 1)
+		return;
+	if (ev->type == SPZ_JSON_STRING && strcmp(ev->path, "model") == 0)
+		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
+	else if (strcmp(ev->path, "stream") == 0)
+		c->stream_requested = ev->type == SPZ_JSON_TRUE;
+}
+
+static void add_iteration(struct spz_usage *sum, const struct spz_json_event *ev)
+{
+	struct spz_usage one = { 0 };
+	if (!spz_usage_from_event(&one, ev, ev->path, iteration_usage) || !one.present)
+		return;
+	for (int f = 0; f < SPZ_U_COUNT; f++)
+		if (one.present & (1u << f))
+			spz_usage_set(sum, (enum spz_usage_field)f, sum->v[f] + one.v[f]);
+}
+
+static void anthropic_response(struct spz_call *c, const struct spz_json_event *ev)
+{
+	const char *p = ev->path;
+	if (strncmp(p, "message.", 8) == 0) /* message_start wraps the message */
+		p += 8;
+	if (ev->type == SPZ_JSON_ARRAY && strcmp(p, "usage.iterations") == 0) {
+		/* each message_delta lists all iterations: the last list counts */
+		memset(&c->x.anthropic.iterations, 0, sizeof(c->x.anthropic.iterations));
+		return;
+	}
+	if (strncmp(p, "usage.iterations[].", 19) == 0) {
+		add_iteration(&c->x.anthropic.iterations, ev);
+		return;
+	}
+	if (spz_usage_from_event(&c->usage, ev, p, anthropic_usage))
+		return;
+	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0 || ev->depth > 2)
+		return;
+	if (strcmp(p, "model") == 0)
+		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
+	else if (strcmp(p, "id") == 0 && c->body_id[0] == '\0')
+		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+}
+
+static void anthropic_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
+			     size_t value_len)
+{
+	if (spz_header_is(name, name_len, "request-id"))
+		spz_copy_str(c->request_id, sizeof(c->request_id), value, value_len);
+}
+
+static void anthropic_finish(struct spz_call *c)
+{
+	if (c->x.anthropic.iterations.present)
+		c->usage = c->x.anthropic.iterations;
+}
+
+const struct spz_api spz_api_anthropic_messages = {
+	.provider = "anthropic",
+	.kind = "messages",
+	.request_value = anthropic_request,
+	.response_header = anthropic_header,
+	.response_value = anthropic_response,
+	.finish = anthropic_finish,
+};

@@ -1,0 +1,65 @@
+/* Google's Gemini API and Vertex AI generateContent
+ * (ai.google.dev/api/generate-content): the model is in the path
+ * (".../models/{model}:generateContent"), usage in usageMetadata:
+ * promptTokenCount (includes cachedContentTokenCount), candidatesTokenCount,
+ * thoughtsTokenCount. streamGenerateContent sends either SSE (alt=sse) or one
+ * JSON array delivered piecemeal; each chunk's usageMetadata is cumulative,
+ * and fields may appear or vanish between chunks, so the last object counts
+ * whole: a new usageMetadata object clears what earlier ones said. */
+#include <string.h>
+
+#include "extract.h"
+
+static const struct spz_usage_path gemini_usage[] = {
+	{ "usageMetadata.promptTokenCount", SPZ_U_INPUT },
+	{ "usageMetadata.candidatesTokenCount", SPZ_U_OUTPUT },
+	{ "usageMetadata.cachedContentTokenCount", SPZ_U_CACHE_READ },
+	{ "usageMetadata.thoughtsTokenCount", SPZ_U_REASONING },
+	{ NULL, 0 },
+};
+
+static void gemini_path(struct spz_call *c, const char *path, size_t len)
+{
+	/* .../models/{model}:{method} (publishers/google/models on Vertex) */
+	const char *m = NULL;
+	for (size_t i = 0; i + 8 <= len; i++)
+		if (memcmp(path + i, "/models/", 8) == 0)
+			m = path + i + 8;
+	if (!m)
+		return;
+	const char *colon = memchr(m, ':', len - (size_t)(m - path));
+	if (!colon)
+		return;
+	spz_copy_str(c->model, sizeof(c->model), m, (size_t)(colon - m));
+	size_t mlen = len - (size_t)(colon - path);
+	if (mlen >= 22 && memcmp(colon, ":streamGenerateContent", 22) == 0) {
+		c->stream_requested = true;
+		c->stream = true;
+	}
+}
+
+static void gemini_response(struct spz_call *c, const struct spz_json_event *ev)
+{
+	const char *p = ev->path;
+	if (strncmp(p, "[].", 3) == 0) /* an element of the JSON-array stream */
+		p += 3;
+	if (ev->type == SPZ_JSON_OBJECT && strcmp(p, "usageMetadata") == 0) {
+		memset(&c->usage, 0, sizeof(c->usage));
+		return;
+	}
+	if (spz_usage_from_event(&c->usage, ev, p, gemini_usage))
+		return;
+	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0)
+		return;
+	if (strcmp(p, "modelVersion") == 0)
+		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
+	else if (strcmp(p, "responseId") == 0 && c->body_id[0] == '\0')
+		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+}
+
+const struct spz_api spz_api_gemini_generate = {
+	.provider = "gemini",
+	.kind = "generateContent",
+	.request_path = gemini_path,
+	.response_value = gemini_response,
+};
