@@ -87,9 +87,29 @@ int main(int argc, char **argv)
 			curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 		if (http != CURL_HTTP_VERSION_NONE)
 			curl_easy_setopt(h, CURLOPT_HTTP_VERSION, http);
+		char *file_data = NULL;
+		long data_len = data ? (long)strlen(data) : 0;
+		if (data && data[0] == '@') {
+			/* --data-binary @FILE, as curl reads it */
+			FILE *f = fopen(data + 1, "rb");
+			if (!f) {
+				perror(data + 1);
+				return 26;
+			}
+			fseek(f, 0, SEEK_END);
+			data_len = ftell(f);
+			fseek(f, 0, SEEK_SET);
+			file_data = malloc((size_t)data_len + 1);
+			if (fread(file_data, 1, (size_t)data_len, f) != (size_t)data_len) {
+				fclose(f);
+				return 26;
+			}
+			fclose(f);
+			data = file_data;
+		}
 		if (data) {
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, data_len);
 		}
 		CURLcode res = curl_easy_perform(h);
 		if (res != CURLE_OK) {
@@ -106,6 +126,7 @@ int main(int argc, char **argv)
 			fclose(o.f);
 		curl_slist_free_all(headers);
 		curl_slist_free_all(resolve);
+		free(file_data);
 		fflush(stdout);
 	}
 	curl_easy_cleanup(h);

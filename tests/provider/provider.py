@@ -171,9 +171,13 @@ class Handler(socketserver.BaseRequestHandler):
 
     def replay(self, case, method, framing):
         meta, body, wire = self.server.corpus.cases[case]
-        status = meta.get("status", 200)
+        status = meta.get("status") or 200
         lines = ["HTTP/1.1 %d %s" % (status, "OK" if status < 400 else "Error")]
-        for k, v in (meta.get("response_headers") or {}).items():
+        headers = meta.get("response_headers") or {}
+        if not any(k.lower() == "content-type" for k in headers):
+            # Fixtures stored without headers: what the provider sends.
+            lines.append("content-type: " + ("text/event-stream" if body.startswith(b"data:") else "application/json"))
+        for k, v in headers.items():
             if k.lower() in HOP_HEADERS:
                 continue
             for one in v if isinstance(v, list) else [v]:
