@@ -17,6 +17,7 @@
 #include "http1.h"
 #include "provider.h"
 #include "sse.h"
+#include "uuid.h"
 
 #define PENDING_MAX 8 /* requests in flight on one connection (pipelining) */
 #define PATH_KEEP 256
@@ -42,6 +43,9 @@ struct spz_conn {
 	size_t req_path_len;
 	bool req_path_cut;
 	char req_host[SPZ_CALL_STR];
+	char hdr_agent[SPZ_CALL_STR]; /* x-spaturzu-agent */
+	char hdr_run[SPZ_CALL_STR];   /* x-spaturzu-run */
+	char hdr_tags[1024];          /* x-spaturzu-tags */
 	enum spz_coding req_coding;
 	struct spz_decoder req_dec;
 	struct spz_json req_js;
@@ -62,10 +66,16 @@ struct spz_conn {
 };
 
 static spz_call_sink call_sink;
+static spz_call_attributor call_attributor;
 
 void spz_conn_set_sink(spz_call_sink sink)
 {
 	call_sink = sink;
+}
+
+void spz_conn_set_attributor(spz_call_attributor attributor)
+{
+	call_attributor = attributor;
 }
 
 bool spz_conn_looks_http1(const char *buf, size_t len)
@@ -89,6 +99,7 @@ static void emit_and_free(struct spz_call *call)
 		call->api->finish(call);
 	if (call_sink)
 		call_sink(call);
+	free(call->attribution);
 	free(call);
 }
 
@@ -127,6 +138,7 @@ static int req_start(void *ud, const struct spz_h1_start *s)
 	c->req_path[n] = '\0';
 	c->req_path_len = n;
 	c->req_host[0] = '\0';
+	c->hdr_agent[0] = c->hdr_run[0] = c->hdr_tags[0] = '\0';
 	c->req_coding = SPZ_CODING_IDENTITY;
 	return 0;
 }
@@ -143,6 +155,14 @@ static int req_header(void *ud, const char *name, size_t nlen, const char *value
 		spz_copy_str(c->req_host, sizeof(c->req_host), value, n);
 	} else if (spz_header_is(name, nlen, "content-encoding")) {
 		c->req_coding = spz_coding_from_header(value, vlen);
+	} else if (nlen > 11 && strncasecmp(name, "x-spaturzu-", 11) == 0) {
+		/* Attribution an SDK can set through default headers. */
+		if (spz_header_is(name, nlen, "x-spaturzu-agent"))
+			spz_copy_str(c->hdr_agent, sizeof(c->hdr_agent), value, vlen);
+		else if (spz_header_is(name, nlen, "x-spaturzu-run"))
+			spz_copy_str(c->hdr_run, sizeof(c->hdr_run), value, vlen);
+		else if (spz_header_is(name, nlen, "x-spaturzu-tags"))
+			spz_copy_str(c->hdr_tags, sizeof(c->hdr_tags), value, vlen);
 	}
 	return 0;
 }
@@ -188,6 +208,9 @@ static int req_headers_done(void *ud, enum spz_h1_framing *framing, uint64_t con
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
 	call->start_wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+	spz_uuid_v7(call->id, call->start_wall_ms);
+	if (call_attributor)
+		call->attribution = call_attributor(call->id, c->hdr_agent, c->hdr_run, c->hdr_tags);
 	if (!push_pending(c, call, head)) {
 		free(call);
 		return -1;

@@ -12,6 +12,13 @@
 
 struct spz_conn;
 
+/* Gives a call starting now on this thread its attribution (JSON members,
+ * heap string) from the request's x-spaturzu-* headers (NULL if absent).
+ * Called on the thread that writes the request. Set once at start. */
+typedef char *(*spz_call_attributor)(const char *call_id, const char *hdr_agent, const char *hdr_run,
+				       const char *hdr_tags);
+void spz_conn_set_attributor(spz_call_attributor attributor);
+
 /* Receives every finished call (emitted, tested). Set once at start. */
 typedef void (*spz_call_sink)(const struct spz_call *call);
 void spz_conn_set_sink(spz_call_sink sink);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "attr.h"
 #include "config.h"
 #include "conn.h"
 #include "emit.h"
@@ -84,6 +85,11 @@ static void tracked_free(struct tracked *t)
 	free(t);
 }
 
+static char *attribute_call(const char *call_id, const char *hdr_agent, const char *hdr_run, const char *hdr_tags)
+{
+	return spz_attr_render(&spz_config()->attr, call_id, hdr_agent, hdr_run, hdr_tags);
+}
+
 static int ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp)
 {
 	(void)to, (void)from, (void)idx, (void)argl, (void)argp;
@@ -123,6 +129,7 @@ static void init(void)
 		return;
 	}
 	spz_conn_set_sink(emit_call);
+	spz_conn_set_attributor(attribute_call);
 	pthread_atfork(NULL, NULL, on_fork_child);
 }
 
@@ -345,4 +352,41 @@ SPZ_EXPORT int SSL_clear(SSL *s)
 		}
 	}
 	return real ? real(s) : 0;
+}
+
+/* At load, before main and before the host has threads: hand the run id and
+ * this process's agent path to the processes it will start, through the
+ * environment they inherit (and through exec). */
+__attribute__((constructor)) static void shim_loaded(void)
+{
+	const struct spz_config *cfg = spz_config();
+	if (!cfg->disabled)
+		spz_attr_export(&cfg->attr);
+}
+
+/* ---- the public API (spaturzu.h) ----------------------------------------- */
+
+SPZ_EXPORT int spaturzu_begin_run(const char *agent, const char *tags)
+{
+	return spz_frame_begin(agent, tags);
+}
+
+SPZ_EXPORT int spaturzu_end_run(void)
+{
+	return spz_frame_end();
+}
+
+SPZ_EXPORT int spaturzu_set_agent(const char *agent)
+{
+	return spz_frame_set_agent(agent);
+}
+
+SPZ_EXPORT int spaturzu_set_tag(const char *key, const char *value)
+{
+	return spz_frame_set_tag(key, value);
+}
+
+SPZ_EXPORT int spaturzu_active(void)
+{
+	return !spz_config()->disabled;
 }

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "jsonw.h"
-#include "uuid.h"
 
 static void rfc3339(char *out, size_t cap, int64_t unix_ms)
 {
@@ -38,23 +37,25 @@ static const char *const usage_names[SPZ_U_COUNT] = {
 size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, char *buf, size_t cap)
 {
 	struct spz_jw w;
-	char id[SPZ_UUID_STR], when[40];
-	spz_uuid_v7(id, c->start_wall_ms);
+	char when[40];
 	rfc3339(when, sizeof(when), c->start_wall_ms);
 
 	spz_jw_init(&w, buf, cap);
 	spz_jw_raw(&w, "{", 1);
-	spz_jw_kstr(&w, "id", id);
+	spz_jw_kstr(&w, "id", c->id);
 	spz_jw_kstr(&w, "provider", c->provider);
 	spz_jw_kstr(&w, "model", c->model[0] ? c->model : "unknown");
 	if (c->response_model[0])
 		spz_jw_kstr(&w, "responseModel", c->response_model);
-	spz_jw_kstr(&w, "runId", cfg->run_id);
-	spz_jw_kstr(&w, "agentName", cfg->agent);
-	spz_jw_key(&w, "agentPath");
-	spz_jw_raw(&w, "[", 1);
-	spz_jw_str(&w, cfg->agent, strlen(cfg->agent));
-	spz_jw_raw(&w, "]", 1);
+	if (c->attribution) {
+		spz_jw_raw(&w, ",", 1);
+		spz_jw_raw(&w, c->attribution, strlen(c->attribution));
+	} else {
+		/* No memory for the full attribution: the process's, untagged. */
+		const struct spz_agent_path *p = &cfg->attr.path;
+		spz_jw_kstr(&w, "runId", cfg->attr.run_id);
+		spz_jw_kstr(&w, "agentName", p->depth ? p->agent[p->depth - 1] : "unknown");
+	}
 	for (int f = 0; f < SPZ_U_COUNT; f++)
 		if (c->usage.present & (1u << f))
 			spz_jw_kint(&w, usage_names[f], c->usage.v[f]);
@@ -80,8 +81,6 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 		spz_jw_kstr(&w, "requestId", c->body_id);
 	spz_jw_kint(&w, "pid", (int64_t)getpid());
 	spz_jw_kstr(&w, "exe", cfg->exe);
-	spz_jw_key(&w, "tags");
-	spz_jw_raw(&w, cfg->tags_json, strlen(cfg->tags_json));
 	spz_jw_raw(&w, "}", 1);
 	return w.overflow ? 0 : w.len;
 }
