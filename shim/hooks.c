@@ -165,7 +165,7 @@ static struct tracked *enter(SSL *s, const void *first_bytes, size_t len)
 	if (!st) {
 		if (!first_bytes)
 			return NULL; /* reads before any write: nothing to pair yet */
-		if (!spz_conn_looks_http1(first_bytes, len)) {
+		if (!spz_conn_looks_http(first_bytes, len)) {
 			set_state(s, IGNORED);
 			return NULL;
 		}

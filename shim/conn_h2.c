@@ -1,0 +1,329 @@
+/* HTTP/2 streams as calls. Request header blocks (written) decide whether a
+ * stream is an LLM call; its DATA goes to the request body pipeline, the
+ * response's to the response pipeline; END_STREAM from the server, RST_STREAM
+ * from either side, GOAWAY or the connection's end close the call. Streams
+ * that are not calls cost nothing but the header decoding HPACK requires.
+ * At most STREAMS_MAX calls are followed at once per connection. */
+#include "conn_h2.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "exchange.h"
+#include "extract.h"
+#include "http2.h"
+#include "log.h"
+
+#define STREAMS_MAX 128
+
+struct h2_stream {
+	uint32_t id;
+	struct spz_call *call;
+	struct spz_req_body req_body;
+	struct spz_resp_body resp_body;
+	bool req_open;     /* the request body is still coming */
+	bool final_seen;   /* the final (non-1xx) response head arrived */
+};
+
+struct spz_h2conn {
+	bool ignored;
+	int64_t now;
+	struct spz_hpack *req_hpack, *resp_hpack;
+	struct spz_h2 req, resp;
+	/* the request header block being decoded (blocks never interleave) */
+	struct spz_req_head head;
+	char method[16];
+	char path[1024];
+	size_t method_len, path_len;
+	/* the response header block being decoded */
+	struct h2_stream *resp_block;
+	bool resp_block_final;
+	struct h2_stream *streams[STREAMS_MAX];
+	unsigned stream_count;
+	bool warned_full;
+};
+
+static struct h2_stream *find(struct spz_h2conn *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->stream_count; i++)
+		if (c->streams[i]->id == id)
+			return c->streams[i];
+	return NULL;
+}
+
+static void close_stream(struct spz_h2conn *c, struct h2_stream *s, bool cut)
+{
+	if (s->req_open)
+		spz_req_body_end(&s->req_body);
+	if (cut) {
+		if (s->final_seen)
+			s->call->truncated = true;
+		else
+			s->call->no_response = true;
+	}
+	spz_resp_body_end(&s->resp_body);
+	s->call->end_ns = c->now;
+	spz_call_finish(s->call);
+	if (c->resp_block == s)
+		c->resp_block = NULL;
+	for (unsigned i = 0; i < c->stream_count; i++) {
+		if (c->streams[i] == s) {
+			c->streams[i] = c->streams[--c->stream_count];
+			break;
+		}
+	}
+	free(s);
+}
+
+/* ---- written: requests ------------------------------------------------- */
+
+static void req_headers_begin(void *ud, uint32_t stream, bool push)
+{
+	struct spz_h2conn *c = ud;
+	(void)stream;
+	(void)push;
+	spz_req_head_reset(&c->head);
+	c->method_len = c->path_len = 0;
+}
+
+static void req_header(void *ud, uint32_t stream, const char *n, size_t nl, const char *v, size_t vl)
+{
+	struct spz_h2conn *c = ud;
+	(void)stream;
+	if (nl == 7 && memcmp(n, ":method", 7) == 0) {
+		c->method_len = vl < sizeof(c->method) ? vl : sizeof(c->method) - 1;
+		memcpy(c->method, v, c->method_len);
+	} else if (nl == 5 && memcmp(n, ":path", 5) == 0) {
+		/* A path longer than we keep is not matched (see exchange.c). */
+		c->path_len = vl < sizeof(c->path) ? vl : sizeof(c->path);
+		memcpy(c->path, v, c->path_len);
+	} else {
+		spz_req_head_header(&c->head, n, nl, v, vl);
+	}
+}
+
+static void req_headers_end(void *ud, uint32_t stream, bool end_stream)
+{
+	struct spz_h2conn *c = ud;
+	struct h2_stream *s = find(c, stream);
+	if (s) { /* trailers of a request we follow */
+		if (end_stream && s->req_open) {
+			spz_req_body_end(&s->req_body);
+			s->req_open = false;
+		}
+		return;
+	}
+	spz_req_head_target(&c->head, c->method, c->method_len, c->path, c->path_len);
+	struct spz_call *call = spz_call_start(&c->head, c->now);
+	if (!call)
+		return;
+	if (c->stream_count == STREAMS_MAX || !(s = calloc(1, sizeof(*s)))) {
+		if (!c->warned_full)
+			spz_log("more than %d LLM calls at once on one HTTP/2 connection: the rest untracked", STREAMS_MAX);
+		c->warned_full = true;
+		free(call->attribution);
+		free(call);
+		return;
+	}
+	s->id = stream;
+	s->call = call;
+	c->streams[c->stream_count++] = s;
+	spz_req_body_begin(&s->req_body, call, c->head.coding);
+	s->req_open = !end_stream;
+	if (end_stream)
+		spz_req_body_end(&s->req_body);
+}
+
+static void req_data(void *ud, uint32_t stream, const char *buf, size_t len)
+{
+	struct h2_stream *s = find(ud, stream);
+	if (s && s->req_open)
+		spz_req_body_feed(&s->req_body, buf, len);
+}
+
+static void req_end_stream(void *ud, uint32_t stream)
+{
+	struct h2_stream *s = find(ud, stream);
+	if (s && s->req_open) {
+		spz_req_body_end(&s->req_body);
+		s->req_open = false;
+	}
+}
+
+static void any_rst_stream(void *ud, uint32_t stream)
+{
+	struct spz_h2conn *c = ud;
+	struct h2_stream *s = find(c, stream);
+	if (s)
+		close_stream(c, s, true);
+}
+
+static void req_table_size(void *ud, uint32_t size)
+{
+	struct spz_h2conn *c = ud;
+	/* The client's limit is the one the server's encoder must keep. */
+	if (spz_hpack_table_size(c->resp_hpack, size) < 0)
+		c->ignored = true;
+}
+
+static const struct spz_h2_callbacks req_callbacks = {
+	.headers_begin = req_headers_begin,
+	.header = req_header,
+	.headers_end = req_headers_end,
+	.data = req_data,
+	.end_stream = req_end_stream,
+	.rst_stream = any_rst_stream,
+	.table_size = req_table_size,
+};
+
+/* ---- read: responses --------------------------------------------------- */
+
+static void resp_headers_begin(void *ud, uint32_t stream, bool push)
+{
+	struct spz_h2conn *c = ud;
+	c->resp_block = push ? NULL : find(c, stream);
+	c->resp_block_final = false;
+}
+
+static void resp_header(void *ud, uint32_t stream, const char *n, size_t nl, const char *v, size_t vl)
+{
+	struct spz_h2conn *c = ud;
+	struct h2_stream *s = c->resp_block;
+	(void)stream;
+	if (!s)
+		return;
+	if (nl == 7 && memcmp(n, ":status", 7) == 0) {
+		int status = 0;
+		for (size_t i = 0; i < vl; i++)
+			status = (v[i] >= '0' && v[i] <= '9' && i < 3) ? status * 10 + (v[i] - '0') : -1;
+		/* 1xx heads are interim; a head after the final one is trailers. */
+		if (vl == 3 && status >= 200 && !s->final_seen) {
+			s->final_seen = true;
+			c->resp_block_final = true;
+			s->call->status = status;
+			spz_resp_body_init(&s->resp_body, s->call);
+		}
+		return;
+	}
+	if (c->resp_block_final)
+		spz_resp_body_header(&s->resp_body, n, nl, v, vl);
+}
+
+static void resp_headers_end(void *ud, uint32_t stream, bool end_stream)
+{
+	struct spz_h2conn *c = ud;
+	struct h2_stream *s = find(c, stream);
+	c->resp_block = NULL;
+	if (s && end_stream)
+		close_stream(c, s, false);
+}
+
+static void resp_data(void *ud, uint32_t stream, const char *buf, size_t len)
+{
+	struct spz_h2conn *c = ud;
+	struct h2_stream *s = find(c, stream);
+	if (s && s->final_seen)
+		spz_resp_body_feed(&s->resp_body, buf, len, c->now);
+}
+
+static void resp_end_stream(void *ud, uint32_t stream)
+{
+	struct spz_h2conn *c = ud;
+	struct h2_stream *s = find(c, stream);
+	if (s)
+		close_stream(c, s, !s->final_seen);
+}
+
+static void resp_goaway(void *ud, uint32_t last_stream)
+{
+	struct spz_h2conn *c = ud;
+	/* Streams above the last one the server took were never processed. */
+	for (unsigned i = c->stream_count; i-- > 0;)
+		if (c->streams[i]->id > last_stream)
+			close_stream(c, c->streams[i], true);
+}
+
+static void resp_table_size(void *ud, uint32_t size)
+{
+	struct spz_h2conn *c = ud;
+	if (spz_hpack_table_size(c->req_hpack, size) < 0)
+		c->ignored = true;
+}
+
+static const struct spz_h2_callbacks resp_callbacks = {
+	.headers_begin = resp_headers_begin,
+	.header = resp_header,
+	.headers_end = resp_headers_end,
+	.data = resp_data,
+	.end_stream = resp_end_stream,
+	.rst_stream = any_rst_stream,
+	.goaway = resp_goaway,
+	.table_size = resp_table_size,
+};
+
+/* ---- connection -------------------------------------------------------- */
+
+struct spz_h2conn *spz_h2conn_new(void)
+{
+	struct spz_h2conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->req_hpack = spz_hpack_new();
+	c->resp_hpack = c->req_hpack ? spz_hpack_new() : NULL;
+	if (!c->resp_hpack) {
+		spz_h2conn_free(c);
+		return NULL;
+	}
+	spz_h2_init(&c->req, true, c->req_hpack, &req_callbacks, c);
+	spz_h2_init(&c->resp, false, c->resp_hpack, &resp_callbacks, c);
+	return c;
+}
+
+bool spz_h2conn_ignored(const struct spz_h2conn *c)
+{
+	return c->ignored;
+}
+
+static void give_up(struct spz_h2conn *c)
+{
+	spz_h2conn_end(c, c->now);
+	c->ignored = true;
+}
+
+void spz_h2conn_on_write(struct spz_h2conn *c, const char *buf, size_t len, int64_t now_ns)
+{
+	if (c->ignored)
+		return;
+	c->now = now_ns;
+	if (spz_h2_feed(&c->req, buf, len) < 0 || c->ignored)
+		give_up(c);
+}
+
+void spz_h2conn_on_read(struct spz_h2conn *c, const char *buf, size_t len, int64_t now_ns)
+{
+	if (c->ignored)
+		return;
+	c->now = now_ns;
+	if (spz_h2_feed(&c->resp, buf, len) < 0 || c->ignored)
+		give_up(c);
+}
+
+void spz_h2conn_end(struct spz_h2conn *c, int64_t now_ns)
+{
+	if (!c)
+		return;
+	c->now = now_ns;
+	while (c->stream_count)
+		close_stream(c, c->streams[c->stream_count - 1], true);
+	c->ignored = true;
+}
+
+void spz_h2conn_free(struct spz_h2conn *c)
+{
+	if (!c)
+		return;
+	spz_h2conn_end(c, c->now);
+	spz_hpack_free(c->req_hpack);
+	spz_hpack_free(c->resp_hpack);
+	free(c);
+}

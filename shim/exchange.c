@@ -1,0 +1,288 @@
+/* Request and response meaning, shared by the HTTP/1.1 and HTTP/2 trackers.
+ * Nothing here sees framing; nothing here keeps a body: every byte is parsed
+ * as it passes and dropped. */
+#include "exchange.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "extract.h"
+#include "provider.h"
+#include "uuid.h"
+
+static spz_call_sink call_sink;
+static spz_call_attributor call_attributor;
+
+void spz_conn_set_sink(spz_call_sink sink)
+{
+	call_sink = sink;
+}
+
+void spz_conn_set_attributor(spz_call_attributor attributor)
+{
+	call_attributor = attributor;
+}
+
+/* ---- request head ------------------------------------------------------ */
+
+void spz_req_head_reset(struct spz_req_head *h)
+{
+	h->method_len = h->path_len = 0;
+	h->method[0] = h->path[0] = h->host[0] = '\0';
+	h->path_cut = false;
+	h->hdr_agent[0] = h->hdr_run[0] = h->hdr_tags[0] = '\0';
+	h->coding = SPZ_CODING_IDENTITY;
+}
+
+void spz_req_head_target(struct spz_req_head *h, const char *method, size_t mlen, const char *target,
+			 size_t tlen)
+{
+	h->method_len = mlen < sizeof(h->method) ? mlen : sizeof(h->method) - 1;
+	memcpy(h->method, method, h->method_len);
+	h->method[h->method_len] = '\0';
+	const char *q = memchr(target, '?', tlen);
+	if (q)
+		tlen = (size_t)(q - target);
+	h->path_cut = tlen >= sizeof(h->path);
+	if (h->path_cut)
+		tlen = sizeof(h->path) - 1;
+	memcpy(h->path, target, tlen);
+	h->path[tlen] = '\0';
+	h->path_len = tlen;
+}
+
+void spz_req_head_header(struct spz_req_head *h, const char *name, size_t nlen, const char *value,
+			 size_t vlen)
+{
+	if (spz_header_is(name, nlen, "host") || spz_header_is(name, nlen, ":authority")) {
+		/* Strip the port; keep an IPv6 literal's brackets. */
+		size_t n = vlen;
+		const char *colon = memrchr(value, ':', vlen);
+		if (colon && !memchr(colon, ']', vlen - (size_t)(colon - value)))
+			n = (size_t)(colon - value);
+		spz_copy_str(h->host, sizeof(h->host), value, n);
+	} else if (spz_header_is(name, nlen, "content-encoding")) {
+		h->coding = spz_coding_from_header(value, vlen);
+	} else if (nlen > 11 && strncasecmp(name, "x-spaturzu-", 11) == 0) {
+		/* Attribution an SDK can set through default headers. */
+		if (spz_header_is(name, nlen, "x-spaturzu-agent"))
+			spz_copy_str(h->hdr_agent, sizeof(h->hdr_agent), value, vlen);
+		else if (spz_header_is(name, nlen, "x-spaturzu-run"))
+			spz_copy_str(h->hdr_run, sizeof(h->hdr_run), value, vlen);
+		else if (spz_header_is(name, nlen, "x-spaturzu-tags"))
+			spz_copy_str(h->hdr_tags, sizeof(h->hdr_tags), value, vlen);
+	}
+}
+
+struct spz_call *spz_call_start(const struct spz_req_head *h, int64_t now_ns)
+{
+	if (h->path_cut)
+		return NULL;
+	const char *provider = spz_provider_for_host(h->host, strlen(h->host));
+	const struct spz_api *api = spz_api_for_request(provider, h->method, h->method_len, h->path, h->path_len);
+	if (!api)
+		return NULL;
+	struct spz_call *call = calloc(1, sizeof(*call));
+	if (!call)
+		return NULL;
+	call->api = api;
+	const char *name = provider ? provider : api->provider;
+	spz_copy_str(call->provider, sizeof(call->provider), name, strlen(name));
+	spz_copy_str(call->host, sizeof(call->host), h->host, strlen(h->host));
+	spz_copy_str(call->endpoint, sizeof(call->endpoint), h->path, h->path_len);
+	if (api->request_path)
+		api->request_path(call, h->path, h->path_len);
+	call->head = h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0;
+	call->start_ns = now_ns;
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	call->start_wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+	spz_uuid_v7(call->id, call->start_wall_ms);
+	if (call_attributor)
+		call->attribution = call_attributor(call->id, h->hdr_agent, h->hdr_run, h->hdr_tags);
+	return call;
+}
+
+void spz_call_finish(struct spz_call *call)
+{
+	if (call->api->finish)
+		call->api->finish(call);
+	if (call_sink)
+		call_sink(call);
+	free(call->attribution);
+	free(call);
+}
+
+/* ---- request body ------------------------------------------------------ */
+
+static void req_json_event(void *ud, const struct spz_json_event *ev)
+{
+	struct spz_call *call = ud;
+	if (call->api->request_value)
+		call->api->request_value(call, ev);
+}
+
+static void req_decoded(void *ud, const char *buf, size_t len)
+{
+	struct spz_req_body *b = ud;
+	spz_json_feed(&b->js, buf, len);
+}
+
+void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_coding coding)
+{
+	b->call = call;
+	spz_decoder_init(&b->dec, coding);
+	spz_json_init(&b->js, req_json_event, call);
+}
+
+void spz_req_body_feed(struct spz_req_body *b, const char *buf, size_t len)
+{
+	if (b->call)
+		spz_decoder_feed(&b->dec, buf, len, req_decoded, b);
+}
+
+void spz_req_body_end(struct spz_req_body *b)
+{
+	if (!b->call)
+		return;
+	spz_json_finish(&b->js);
+	spz_decoder_free(&b->dec);
+	b->call = NULL;
+}
+
+/* ---- response body ----------------------------------------------------- */
+
+static void resp_json_event(void *ud, const struct spz_json_event *ev)
+{
+	struct spz_call *call = ud;
+	if (call->api->response_value)
+		call->api->response_value(call, ev);
+}
+
+static void sse_data(void *ud, const char *buf, size_t len)
+{
+	struct spz_resp_body *b = ud;
+	spz_json_feed(&b->js, buf, len);
+}
+
+static void sse_dispatch(void *ud, const char *event_type)
+{
+	struct spz_resp_body *b = ud;
+	(void)event_type;
+	spz_json_finish(&b->js);
+	spz_json_reset(&b->js); /* each event carries its own document */
+}
+
+static const struct spz_sse_callbacks sse_callbacks = {
+	.data = sse_data,
+	.dispatch = sse_dispatch,
+};
+
+static void es_message_begin(void *ud, const char *event_type, const char *message_type)
+{
+	struct spz_resp_body *b = ud;
+	(void)event_type;
+	(void)message_type;
+	spz_json_reset(&b->js); /* each message carries its own document */
+}
+
+static void es_payload(void *ud, const char *buf, size_t len)
+{
+	struct spz_resp_body *b = ud;
+	spz_json_feed(&b->js, buf, len);
+}
+
+static void es_message_end(void *ud, bool crc_ok)
+{
+	struct spz_resp_body *b = ud;
+	(void)crc_ok; /* counts were read as the payload passed; a bad CRC is rare and no reason to drop them */
+	spz_json_finish(&b->js);
+}
+
+static const struct spz_es_callbacks es_callbacks = {
+	.message_begin = es_message_begin,
+	.payload = es_payload,
+	.message_end = es_message_end,
+};
+
+void spz_resp_body_init(struct spz_resp_body *b, struct spz_call *call)
+{
+	b->call = call;
+	b->kind = SPZ_BODY_JSON;
+	b->coding = SPZ_CODING_IDENTITY;
+	b->started = false;
+}
+
+static bool content_type_is(const char *v, size_t n, const char *type)
+{
+	size_t t = strlen(type);
+	return n >= t && strncasecmp(v, type, t) == 0 && (n == t || v[t] == ';' || v[t] == ' ');
+}
+
+void spz_resp_body_header(struct spz_resp_body *b, const char *name, size_t nlen, const char *value,
+			  size_t vlen)
+{
+	struct spz_call *call = b->call;
+	if (!call)
+		return;
+	if (spz_header_is(name, nlen, "content-type")) {
+		if (content_type_is(value, vlen, "text/event-stream")) {
+			b->kind = SPZ_BODY_SSE;
+			call->stream = true;
+		} else if (content_type_is(value, vlen, "application/vnd.amazon.eventstream")) {
+			b->kind = SPZ_BODY_EVENTSTREAM;
+			call->stream = true;
+		}
+	} else if (spz_header_is(name, nlen, "content-encoding")) {
+		b->coding = spz_coding_from_header(value, vlen);
+	}
+	if (call->api->response_header)
+		call->api->response_header(call, name, nlen, value, vlen);
+}
+
+static void resp_decoded(void *ud, const char *buf, size_t len)
+{
+	struct spz_resp_body *b = ud;
+	switch (b->kind) {
+	case SPZ_BODY_SSE:
+		spz_sse_feed(&b->sse, buf, len);
+		break;
+	case SPZ_BODY_EVENTSTREAM:
+		spz_es_feed(&b->es, buf, len);
+		break;
+	case SPZ_BODY_JSON:
+		spz_json_feed(&b->js, buf, len);
+		break;
+	}
+}
+
+void spz_resp_body_feed(struct spz_resp_body *b, const char *buf, size_t len, int64_t now_ns)
+{
+	struct spz_call *call = b->call;
+	if (!call || len == 0)
+		return;
+	if (!b->started) {
+		b->started = true;
+		spz_decoder_init(&b->dec, b->coding);
+		spz_json_init(&b->js, resp_json_event, call);
+		spz_sse_init(&b->sse, &sse_callbacks, b);
+		spz_es_init(&b->es, &es_callbacks, b);
+	}
+	if (!call->first_byte_ns)
+		call->first_byte_ns = now_ns;
+	spz_decoder_feed(&b->dec, buf, len, resp_decoded, b);
+}
+
+void spz_resp_body_end(struct spz_resp_body *b)
+{
+	if (!b->started)
+		return;
+	if (b->kind == SPZ_BODY_SSE)
+		spz_sse_finish(&b->sse);
+	else if (b->kind == SPZ_BODY_JSON)
+		spz_json_finish(&b->js);
+	spz_decoder_free(&b->dec);
+	b->started = false;
+}
