@@ -25,6 +25,8 @@ struct pending {
 struct spz_conn {
 	bool ignored;
 	bool decided;         /* HTTP/1.1 or HTTP/2 known */
+	char lead[24];        /* first bytes, while they may still be the HTTP/2 preface */
+	size_t lead_len;
 	bool parse_responses; /* on once a tracked request has been seen */
 	int64_t now;
 	struct spz_h2conn *h2; /* non-NULL: an HTTP/2 connection */
@@ -222,23 +224,41 @@ bool spz_conn_ignored(const struct spz_conn *c)
 	return c->ignored || (c->h2 && spz_h2conn_ignored(c->h2));
 }
 
+static void write_decided(struct spz_conn *c, const char *buf, size_t len);
+
 void spz_conn_on_write(struct spz_conn *c, const char *buf, size_t len, int64_t now_ns)
 {
 	if (c->ignored || len == 0)
 		return;
 	c->now = now_ns;
-	if (!c->decided) {
-		c->decided = true;
-		if (len >= 3 && memcmp(buf, h2_preface, len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN) == 0) {
-			c->h2 = spz_h2conn_new();
-			if (!c->h2) {
-				c->ignored = true;
-				return;
-			}
-		}
+	if (c->decided) {
+		write_decided(c, buf, len);
+		return;
 	}
+	/* The preface may come in pieces: hold the first bytes until they are
+	 * the whole preface or cannot be. */
+	size_t n = H2_PREFACE_LEN - c->lead_len;
+	if (n > len)
+		n = len;
+	memcpy(c->lead + c->lead_len, buf, n);
+	c->lead_len += n;
+	bool prefix = memcmp(c->lead, h2_preface, c->lead_len) == 0;
+	if (prefix && c->lead_len < H2_PREFACE_LEN)
+		return;
+	c->decided = true;
+	if (prefix && !(c->h2 = spz_h2conn_new())) {
+		c->ignored = true;
+		return;
+	}
+	write_decided(c, c->lead, c->lead_len);
+	if (len > n && !c->ignored)
+		write_decided(c, buf + n, len - n);
+}
+
+static void write_decided(struct spz_conn *c, const char *buf, size_t len)
+{
 	if (c->h2) {
-		spz_h2conn_on_write(c->h2, buf, len, now_ns);
+		spz_h2conn_on_write(c->h2, buf, len, c->now);
 		return;
 	}
 	if (spz_h1_feed(&c->req, buf, len) < 0)
@@ -298,6 +318,10 @@ static void stop_tracking(struct spz_conn *c)
 void spz_conn_on_eof(struct spz_conn *c, int64_t now_ns)
 {
 	c->now = now_ns;
+	if (!c->decided && c->lead_len && !c->ignored) {
+		c->decided = true; /* a lone preface fragment: nothing to report */
+		c->ignored = true;
+	}
 	if (c->h2) {
 		spz_h2conn_end(c->h2, now_ns);
 		return;
