@@ -14,7 +14,13 @@ response is framed as asked (`x-test-framing` header, else --framing):
   close         no length: the body ends when the connection closes
 Streams (SSE) are written in several paced writes. Non-LLM paths answer small
 JSON: GET /healthz, GET /v1/models. GET /_test/stats returns the request counts.
+
+HTTP/2 is offered through ALPN (h2, then http/1.1): the same cases, framed
+as DATA frames of random sizes, some padded, within the peer's flow-control
+windows, several streams answered in turns.
 """
+import collections
+import select
 import argparse
 import gzip
 import json
@@ -144,6 +150,12 @@ class Handler(socketserver.BaseRequestHandler):
         )
 
     def handle(self):
+        if self.conn.selected_alpn_protocol() == "h2":
+            try:
+                H2Session(self).run()
+            except (ConnectionError, ssl.SSLError, OSError, ValueError):
+                pass
+            return
         try:
             while True:
                 req = self.read_request()
@@ -232,6 +244,115 @@ class Handler(socketserver.BaseRequestHandler):
             pass
 
 
+class H2Session:
+    """One HTTP/2 connection: requests are answered as they complete, the
+    answers' DATA frames sent in turns as flow control allows."""
+
+    def __init__(self, handler):
+        import h2.config
+        import h2.connection
+        self.h = handler
+        self.sock = handler.conn
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        self.streams = {}
+        self.outgoing = collections.OrderedDict()  # stream id -> [bytes, ...] still to send
+        self.pace = {}
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def run(self):
+        import h2.events
+        self.conn.initiate_connection()
+        self.flush()
+        while True:
+            if not self.outgoing or self.sock.pending() or select.select([self.sock], [], [], 0)[0]:
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                for ev in self.conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        self.streams[ev.stream_id] = [dict(ev.headers), b""]
+                        if ev.stream_ended:
+                            self.answer(ev.stream_id)
+                    elif isinstance(ev, h2.events.DataReceived):
+                        self.streams[ev.stream_id][1] += ev.data
+                        self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        self.answer(ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamReset):
+                        self.outgoing.pop(ev.stream_id, None)
+                    elif isinstance(ev, h2.events.ConnectionTerminated):
+                        return
+            self.send_some()
+            self.flush()
+
+    def answer(self, sid):
+        headers, body = self.streams.pop(sid)
+        hdr = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()}
+        method, path = hdr.get(":method", "GET"), hdr.get(":path", "/")
+        srv = self.h.server
+        if method == "GET" and path.split("?")[0] in ("/healthz", "/v1/models"):
+            srv.stats.add(method, path, None)
+            self.reply(sid, 200, [("content-type", "application/json")], [json.dumps({"ok": True, "data": []}).encode()])
+            return
+        case = hdr.get("x-test-case") or srv.corpus.pick(path, body)
+        srv.stats.add(method, path, case)
+        if case not in srv.corpus.cases:
+            self.reply(sid, 404, [("content-type", "application/json")], [b'{"error":{"message":"no case"}}'])
+            return
+        meta, rbody, wire = srv.corpus.cases[case]
+        framing = hdr.get("x-test-framing", srv.framing)
+        headers = []
+        mh = meta.get("response_headers") or {}
+        if not any(k.lower() == "content-type" for k in mh):
+            headers.append(("content-type", "text/event-stream" if rbody.startswith(b"data:") else "application/json"))
+        for k, v in mh.items():
+            if k.lower() in HOP_HEADERS:
+                continue
+            for one in v if isinstance(v, list) else [v]:
+                headers.append((k.lower(), one))
+        payload = rbody
+        if "gzip" in framing:
+            payload = wire if wire is not None else gzip.compress(rbody, mtime=0)
+            headers.append(("content-encoding", "gzip"))
+        pieces = self.h.split(payload, meta.get("streamed", False)) if method != "HEAD" else []
+        if meta.get("streamed"):
+            self.pace[sid] = srv.pace
+        self.reply(sid, meta.get("status") or 200, headers, pieces)
+
+    def reply(self, sid, status, headers, pieces):
+        self.conn.send_headers(sid, [(":status", str(status))] + headers, end_stream=not pieces)
+        if pieces:
+            self.outgoing[sid] = list(pieces)
+
+    def send_some(self):
+        """One piece per stream in turn, as far as the windows allow."""
+        for sid in list(self.outgoing):
+            pieces = self.outgoing[sid]
+            window = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            if window <= 0:
+                continue
+            piece = pieces[0]
+            pad = self.h.rng.choice([None, None, 0, 5, 17])
+            room = window - (pad + 1 if pad is not None else 0)
+            if room <= 0:
+                pad, room = None, window
+            chunk, rest = piece[:room], piece[room:]
+            if rest:
+                pieces[0] = rest
+            else:
+                pieces.pop(0)
+            self.conn.send_data(sid, chunk, end_stream=not pieces, pad_length=pad)
+            if not pieces:
+                del self.outgoing[sid]
+            if self.pace.get(sid):
+                self.flush()
+                time.sleep(self.pace[sid])
+
+
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -258,7 +379,7 @@ def main():
     srv.seed = args.seed
     srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     srv.tls.load_cert_chain(args.cert, args.key)
-    srv.tls.set_alpn_protocols(["http/1.1"])
+    srv.tls.set_alpn_protocols(["h2", "http/1.1"])
     port = srv.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"
