@@ -156,6 +156,8 @@ int main(int argc, char **argv)
 	CURLM *m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	for (int k = 0; k < n; k++) {
+		if (parallel) /* wait to multiplex on a connection being set up, as curl does */
+			curl_easy_setopt(ts[k].h, CURLOPT_PIPEWAIT, 1L);
 		curl_multi_add_handle(m, ts[k].h);
 		if (!parallel)
 			run(m); /* one at a time; the connection stays in the cache */

@@ -172,12 +172,15 @@ class World:
             if k.startswith("SPATURZU_"):
                 del e[k]
         e.update(SPATURZU_SOCKET=self.socket, SPATURZU_SPOOL=self.spool, SPATURZU_LOG=self.log)
-        if preload:
-            e["LD_PRELOAD"] = ":".join(sanitizer_preload() + [SHIM])
-            if SANITIZE:
-                # The host programs are not ours: their own leaks are not the shim's.
-                e["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
-                e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
+        # A sanitizer build's libraries (the shim, the no-op libspaturzu) need
+        # the sanitizer runtime first, with or without the shim.
+        libs = sanitizer_preload() + ([SHIM] if preload else [])
+        if libs:
+            e["LD_PRELOAD"] = ":".join(libs)
+        if SANITIZE:
+            # The host programs are not ours: their own leaks are not the shim's.
+            e["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
+            e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
         e.update({k: str(v) for k, v in extra.items()})
         return e
 
