@@ -1,5 +1,6 @@
 /* Streaming content decoding (Content-Encoding) of one body: gzip and deflate
- * through zlib. Output goes to a sink in bounded pieces. */
+ * through zlib, br through libbrotlidec and zstd through libzstd (both opened
+ * at their first use). Output goes to a sink in bounded pieces. */
 #ifndef SPZ_DECODE_H
 #define SPZ_DECODE_H
 
@@ -11,6 +12,8 @@ enum spz_coding {
 	SPZ_CODING_IDENTITY,
 	SPZ_CODING_GZIP,
 	SPZ_CODING_DEFLATE,
+	SPZ_CODING_BROTLI,
+	SPZ_CODING_ZSTD,
 	SPZ_CODING_UNSUPPORTED,
 };
 
@@ -23,6 +26,7 @@ struct spz_decoder {
 	bool raw_checked; /* deflate: zlib wrapper or raw decided */
 	bool ended;       /* a gzip member ended; more bytes start another */
 	z_stream zs;
+	void *state; /* brotli or zstd decoder */
 };
 
 /* Maps a Content-Encoding value ("gzip", "x-gzip", "deflate", "identity"). */

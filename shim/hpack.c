@@ -3,12 +3,11 @@
  * blocks are fed as they arrive, never gathered. */
 #include "hpack.h"
 
-#include <dlfcn.h>
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "log.h"
+#include "dynlib.h"
 
 static struct {
 	int (*inflate_new)(nghttp2_hd_inflater **);
@@ -23,23 +22,16 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-	static const char *const sonames[] = { "libnghttp2.so.14", "libnghttp2.so" };
-	void *h = NULL;
-	for (size_t i = 0; !h && i < sizeof(sonames) / sizeof(sonames[0]); i++)
-		h = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		spz_log("libnghttp2 not found: HTTP/2 connections are passed through untracked");
-		return;
-	}
-	ng.inflate_new = (int (*)(nghttp2_hd_inflater **))dlsym(h, "nghttp2_hd_inflate_new");
-	ng.inflate_del = (void (*)(nghttp2_hd_inflater *))dlsym(h, "nghttp2_hd_inflate_del");
-	ng.change_table_size = (int (*)(nghttp2_hd_inflater *, size_t))dlsym(h, "nghttp2_hd_inflate_change_table_size");
-	ng.inflate_hd2 = (ssize_t(*)(nghttp2_hd_inflater *, nghttp2_nv *, int *, const uint8_t *, size_t,
-				     int))dlsym(h, "nghttp2_hd_inflate_hd2");
-	ng.end_headers = (int (*)(nghttp2_hd_inflater *))dlsym(h, "nghttp2_hd_inflate_end_headers");
-	ng.ok = ng.inflate_new && ng.inflate_del && ng.change_table_size && ng.inflate_hd2 && ng.end_headers;
-	if (!ng.ok)
-		spz_log("libnghttp2 lacks the HPACK inflater API: HTTP/2 connections are passed through");
+	static const char *const sonames[] = { "libnghttp2.so.14", "libnghttp2.so", NULL };
+	const struct spz_dynsym syms[] = {
+		{ "nghttp2_hd_inflate_new", (void **)&ng.inflate_new },
+		{ "nghttp2_hd_inflate_del", (void **)&ng.inflate_del },
+		{ "nghttp2_hd_inflate_change_table_size", (void **)&ng.change_table_size },
+		{ "nghttp2_hd_inflate_hd2", (void **)&ng.inflate_hd2 },
+		{ "nghttp2_hd_inflate_end_headers", (void **)&ng.end_headers },
+		{ NULL, NULL },
+	};
+	ng.ok = spz_dynlib_load("HTTP/2 connections", sonames, syms);
 }
 
 struct spz_hpack {

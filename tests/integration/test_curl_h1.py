@@ -9,7 +9,7 @@ import harness
 
 ALL_CASES = harness.all_cases()
 OPENAI_CASES = harness.all_cases(["openai"])
-FRAMINGS = ["length", "chunked", "gzip", "chunked-gzip", "close"]
+FRAMINGS = ["length", "chunked", "gzip", "chunked-gzip", "br", "zstd", "close"]
 
 
 def curl_call(world, case, framing, extra=()):

@@ -5,7 +5,7 @@ one connection, each its own record; output is identical without the shim."""
 import harness
 from test_curl_h1 import ALL_CASES, curl_call
 
-FRAMINGS = ["chunked", "gzip"]
+FRAMINGS = ["chunked", "gzip", "br", "zstd"]
 
 
 def h2_call(world, case, framing, extra=()):

@@ -11,6 +11,7 @@ response is framed as asked (`x-test-framing` header, else --framing):
   gzip          gzip content coding with Content-Length (the recorded wire
                 bytes when the case has them)
   chunked-gzip  gzip content coding, chunked
+  br, zstd      brotli or zstd content coding, chunked
   close         no length: the body ends when the connection closes
 Streams (SSE) are written in several paced writes. Non-LLM paths answer small
 JSON: GET /healthz, GET /v1/models. GET /_test/stats returns the request counts.
@@ -34,6 +35,19 @@ import threading
 import time
 
 HOP_HEADERS = {"content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive"}
+
+
+def encode(body, wire, framing):
+    """The payload and its content coding for a framing (deterministic bytes)."""
+    if "gzip" in framing:
+        return (wire if wire is not None else gzip.compress(body, mtime=0)), "gzip"
+    if framing == "br":
+        import brotli
+        return brotli.compress(body), "br"
+    if framing == "zstd":
+        import zstandard
+        return zstandard.ZstdCompressor(level=3).compress(body), "zstd"
+    return body, None
 
 
 class Corpus:
@@ -194,13 +208,12 @@ class Handler(socketserver.BaseRequestHandler):
                 continue
             for one in v if isinstance(v, list) else [v]:
                 lines.append("%s: %s" % (k, one))
-        payload = body
-        if framing in ("gzip", "chunked-gzip"):
-            payload = wire if wire is not None else gzip.compress(body, mtime=0)
-            lines.append("content-encoding: gzip")
+        payload, coding = encode(body, wire, framing)
+        if coding:
+            lines.append("content-encoding: " + coding)
         if framing in ("length", "gzip"):
             lines.append("content-length: %d" % len(payload))
-        elif framing in ("chunked", "chunked-gzip"):
+        elif framing in ("chunked", "chunked-gzip", "br", "zstd"):
             lines.append("transfer-encoding: chunked")
         elif framing == "close":
             lines.append("connection: close")
@@ -211,7 +224,7 @@ class Handler(socketserver.BaseRequestHandler):
         pieces = self.split(payload, meta.get("streamed", False))
         out = [head]
         for i, piece in enumerate(pieces):
-            if framing in ("chunked", "chunked-gzip"):
+            if framing in ("chunked", "chunked-gzip", "br", "zstd"):
                 out.append(b"%x\r\n" % len(piece) + piece + b"\r\n")
             else:
                 out.append(piece)
@@ -219,7 +232,7 @@ class Handler(socketserver.BaseRequestHandler):
                 self.send(b"".join(out))
                 out = []
                 time.sleep(self.server.pace)
-        if framing in ("chunked", "chunked-gzip"):
+        if framing in ("chunked", "chunked-gzip", "br", "zstd"):
             out.append(b"0\r\n\r\n")
         self.send(b"".join(out))
         if framing == "close":
@@ -314,10 +327,9 @@ class H2Session:
                 continue
             for one in v if isinstance(v, list) else [v]:
                 headers.append((k.lower(), one))
-        payload = rbody
-        if "gzip" in framing:
-            payload = wire if wire is not None else gzip.compress(rbody, mtime=0)
-            headers.append(("content-encoding", "gzip"))
+        payload, coding = encode(rbody, wire, framing)
+        if coding:
+            headers.append(("content-encoding", coding))
         pieces = self.h.split(payload, meta.get("streamed", False)) if method != "HEAD" else []
         if meta.get("streamed"):
             self.pace[sid] = srv.pace

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <brotli/encode.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "../../shim/decode.h"
 #include "helpers.h"
@@ -96,6 +98,62 @@ START_TEST(deflate_raw)
 }
 END_TEST
 
+/* Encoded with the reference encoders, decoded in every slicing. */
+static void roundtrip_bytes(enum spz_coding coding, const unsigned char *z, size_t zn, const char *text, size_t len)
+{
+	for (int mode = 0; mode < SLICE_MODES; mode++) {
+		struct run *r = calloc(1, sizeof(*r));
+		spz_decoder_init(&r->d, coding);
+		feed_sliced(feed_dec, r, (const char *)z, zn, (enum slicing)mode, 21u + (unsigned)mode);
+		ck_assert_int_eq(r->rc, 0);
+		ck_assert_uint_eq(r->o.len, len);
+		ck_assert(memcmp(r->o.text, text, len) == 0);
+		spz_decoder_free(&r->d);
+		free(r);
+	}
+}
+
+START_TEST(brotli)
+{
+	size_t len;
+	char *text = sample(&len);
+	static uint8_t z[65536];
+	size_t zn = sizeof(z);
+	ck_assert(BrotliEncoderCompress(5, 22, BROTLI_MODE_TEXT, len, (const uint8_t *)text, &zn, z));
+	roundtrip_bytes(SPZ_CODING_BROTLI, z, zn, text, len);
+}
+END_TEST
+
+START_TEST(zstd)
+{
+	size_t len;
+	char *text = sample(&len);
+	static unsigned char z[65536];
+	size_t zn = ZSTD_compress(z, sizeof(z), text, len, 3);
+	ck_assert(!ZSTD_isError(zn));
+	roundtrip_bytes(SPZ_CODING_ZSTD, z, zn, text, len);
+	/* two frames back to back decode as one body */
+	size_t half = len / 2;
+	size_t a = ZSTD_compress(z, sizeof(z), text, half, 1);
+	size_t b = ZSTD_compress(z + a, sizeof(z) - a, text + half, len - half, 1);
+	roundtrip_bytes(SPZ_CODING_ZSTD, z, a + b, text, len);
+}
+END_TEST
+
+START_TEST(brotli_and_zstd_garbage_fail)
+{
+	enum spz_coding codings[] = { SPZ_CODING_BROTLI, SPZ_CODING_ZSTD };
+	for (int i = 0; i < 2; i++) {
+		struct run *r = calloc(1, sizeof(*r));
+		spz_decoder_init(&r->d, codings[i]);
+		feed_dec(r, "\xff\xfe garbage that is no stream \x01\x02\x03", 36);
+		ck_assert_int_eq(r->rc, -1);
+		spz_decoder_free(&r->d);
+		free(r);
+	}
+}
+END_TEST
+
 START_TEST(gzip_members_concatenated)
 {
 	static unsigned char z[4096];
@@ -133,6 +191,8 @@ START_TEST(header_values)
 	ck_assert_int_eq(spz_coding_from_header("X-GZIP ", 7), SPZ_CODING_GZIP);
 	ck_assert_int_eq(spz_coding_from_header("deflate", 7), SPZ_CODING_DEFLATE);
 	ck_assert_int_eq(spz_coding_from_header("identity", 8), SPZ_CODING_IDENTITY);
+	ck_assert_int_eq(spz_coding_from_header("br", 2), SPZ_CODING_BROTLI);
+	ck_assert_int_eq(spz_coding_from_header("zstd", 4), SPZ_CODING_ZSTD);
 	ck_assert_int_eq(spz_coding_from_header("compress", 8), SPZ_CODING_UNSUPPORTED);
 }
 END_TEST
@@ -145,6 +205,9 @@ int main(void)
 	tcase_add_test(tc, deflate_zlib_wrapped);
 	tcase_add_test(tc, deflate_raw);
 	tcase_add_test(tc, gzip_members_concatenated);
+	tcase_add_test(tc, brotli);
+	tcase_add_test(tc, zstd);
+	tcase_add_test(tc, brotli_and_zstd_garbage_fail);
 	tcase_add_test(tc, garbage_fails);
 	tcase_add_test(tc, header_values);
 	suite_add_tcase(s, tc);
