@@ -96,6 +96,24 @@ class Attribution(harness.Case):
             self.assertEqual(r["tags"], {"via": "headers", "team": "sdk"})
             self.assertRecordMatches(r, CHAT)
 
+    def test_request_headers_over_http2(self):
+        before = len(self.world.records())
+        run = str(uuid.uuid4())
+        p = self.world.run([harness.CLIENT_PYTHON, os.path.join(CLIENTS, "py_httpx_headers.py"), str(self.world.port),
+                            self.world.ca, run], SPATURZU_AGENT="service")
+        self.assertEqual(p.stdout.split(), [b"HTTP/2", b"HTTP/2"])
+        for r in self.new_records(before, 2):
+            self.assertEqual(r["agentPath"], ["service", "h2-header-agent"])  # nests under a named agent
+            self.assertEqual(r["runId"], run)
+            self.assertEqual(r["tags"], {"via": "h2"})
+            self.assertRecordMatches(r, CHAT)
+        before = len(self.world.records())
+        argv = [("--http2" if a == "--http1.1" else a) for a in curl_call(self.world, CHAT, "chunked", ["-o", "/dev/null"])]
+        self.world.run(argv[:1] + ["-H", "x-spaturzu-agent: curl-h2", "-H", "x-spaturzu-tags: a=1"] + argv[1:])
+        rec = self.new_records(before, 1)[0]
+        self.assertEqual(rec["agentPath"], ["curl-h2"])  # replaces the default (program name)
+        self.assertEqual(rec["tags"], {"a": "1"})
+
     def test_out_of_limit_tags_dropped_with_diagnostic(self):
         before = len(self.world.records())
         self.world.run(curl_call(self.world, CHAT, "length", ["-o", "/dev/null"]),
