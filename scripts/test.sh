@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs every test on a fresh Debian 12 machine: installs what is needed,
 # builds plain and with ASan+UBSan (warnings are errors), runs the unit and
-# integration suites in both, and ends with one line "N passed, N failed".
+# integration suites in both, runs every fuzz target briefly
+# (SPZ_FUZZ_SECONDS, default 15; scripts/fuzz.sh runs them longer), and ends
+# with one line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh || exit 1
@@ -30,6 +32,13 @@ PY
   passed=$((passed + ${counts% *}))
   failed=$((failed + ${counts#* }))
 done
+echo "== fuzz (${SPZ_FUZZ_SECONDS:-15}s per target)"
+fuzz_log=$(mktemp)
+./scripts/fuzz.sh "${SPZ_FUZZ_SECONDS:-15}" | tee "$fuzz_log" || status=1
+passed=$((passed + $(grep -c 'no crash' "$fuzz_log")))
+failed=$((failed + $(grep -c 'FAILED' "$fuzz_log")))
+rm -f "$fuzz_log"
+
 echo
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

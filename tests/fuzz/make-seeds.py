@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Seed corpora for the fuzz targets, made from shared/corpus.
+Usage: make-seeds.py CORPUS_DIR OUT_DIR"""
+import gzip
+import json
+import os
+import struct
+import sys
+import zlib
+
+corpus, out = sys.argv[1], sys.argv[2]
+
+
+def put(target, name, data):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def cases():
+    for provider in sorted(os.listdir(corpus)):
+        pdir = os.path.join(corpus, provider)
+        if not os.path.isdir(pdir):
+            continue
+        for f in sorted(os.listdir(pdir)):
+            if f.endswith(".meta.json"):
+                name = f[: -len(".meta.json")]
+                meta = json.load(open(os.path.join(pdir, f)))
+                body = open(os.path.join(pdir, name + ".body"), "rb").read()
+                yield provider + "_" + name, meta, body
+
+
+def conversation(parts):
+    out = b""
+    for direction, data in parts:
+        for i in range(0, len(data), 65535):
+            chunk = data[i:i + 65535]
+            out += bytes([direction]) + struct.pack(">H", len(chunk)) + chunk
+    return out
+
+
+for name, meta, body in cases():
+    ctype = json.dumps(meta.get("response_headers") or {})
+    req_body = (meta.get("request_body") or "{}").encode()[:20000]
+    host = meta.get("request_host") or "api.openai.com"
+    path = meta.get("request_path") or "/v1/chat/completions"
+    request = b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n" % (path.encode(), host.encode(), len(req_body)) + req_body
+    stype = "text/event-stream" if b"data:" in body[:10] else (
+        "application/vnd.amazon.eventstream" if "eventstream" in ctype else "application/json")
+    gz = gzip.compress(body, mtime=0)
+    response = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % (
+        stype.encode(), len(gz)) + gz
+    if stype == "text/event-stream":
+        put("sse", name, b"\x80" + body)
+    elif stype == "application/json":
+        put("json", name, b"\x80" + body)
+    else:
+        put("eventstream", name, b"\x80" + body)
+    put("json", name + "_request", b"\x01" + req_body)
+    put("http1", name + "_req", b"\x81" + request)
+    put("http1", name + "_resp", b"\x80" + response)
+    put("decode", name + "_gzip", b"\x01" + gz)
+    put("decode", name + "_deflate", b"\x02" + zlib.compress(body))
+    put("conn", name, conversation([(0, request), (1, response)]))
+
+for i, tags in enumerate([b"a=1,b=2", b"k\\,ey=v\\=al,x=", b'["nightly-report","fetch"]', b"=,=,,"]):
+    put("attr", "seed%d" % i, tags)
+put("record", "seed0", json.dumps({
+    "id": "01a20778-1ee6-7468-9a2f-8e1a92c60595", "provider": "openai", "model": "gpt-4o", "runId": "r",
+    "agentName": "a", "agentPath": ["a"], "promptTokens": 1, "completionTokens": 2, "status": 200,
+    "tags": {"k": "v"}}).encode())
