@@ -13,6 +13,8 @@ response is framed as asked (`x-test-framing` header, else --framing):
   chunked-gzip  gzip content coding, chunked
   br, zstd      brotli or zstd content coding, chunked
   close         no length: the body ends when the connection closes
+  garbage-chunk a chunked body whose second chunk size is not hex
+  garbage-body  Content-Length framing around bytes that are not the case's
 Streams (SSE) are written in several paced writes. Non-LLM paths answer small
 JSON: GET /healthz, GET /v1/models. GET /_test/stats returns the request counts.
 
@@ -211,15 +213,22 @@ class Handler(socketserver.BaseRequestHandler):
         payload, coding = encode(body, wire, framing)
         if coding:
             lines.append("content-encoding: " + coding)
-        if framing in ("length", "gzip"):
+        if framing in ("length", "gzip", "garbage-body"):
             lines.append("content-length: %d" % len(payload))
-        elif framing in ("chunked", "chunked-gzip", "br", "zstd"):
+        elif framing in ("chunked", "chunked-gzip", "br", "zstd", "garbage-chunk"):
             lines.append("transfer-encoding: chunked")
         elif framing == "close":
             lines.append("connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if method == "HEAD":
             self.send(head)
+            return True
+        if framing == "garbage-chunk":
+            self.send(head + b"5\r\n" + payload[:5] + b"\r\nZZ\r\n" + payload[5:40])
+            return False  # and close
+        if framing == "garbage-body":
+            junk = bytes((i * 131 + 7) % 256 for i in range(len(payload)))
+            self.send(head + junk)
             return True
         pieces = self.split(payload, meta.get("streamed", False))
         out = [head]
