@@ -74,6 +74,21 @@ class CurlH1(harness.Case):
                 self.assertEqual(plain, shimmed, "%s %s: output differs under the shim" % (case, framing))
                 self.assertGreater(len(plain), 100)
 
+    def test_provider_errors_make_records(self):
+        before = len(self.world.records())
+        for status in (400, 429, 500, 503):
+            p = self.world.run(curl_call(self.world, OPENAI_CASES[0], "length",
+                                         ["-H", "x-test-error: %d" % status, "-o", "/dev/null", "-w", "%{http_code}"]),
+                               SPATURZU_AGENT="errors")
+            self.assertEqual(p.stdout, str(status).encode())
+        recs = self.world.wait_records(before + 4)[before:]
+        self.assertEqual([r["status"] for r in recs], [400, 429, 500, 503])
+        for r in recs:
+            self.assertNotIn("promptTokens", r)
+            self.assertNotIn("usageSource", r)  # error rows carry no usage source
+            self.assertEqual(r["requestId"], "req_error")
+            self.assertEqual(r["model"], "gpt-4o")
+
     def test_non_llm_requests_make_no_record(self):
         before = len(self.world.records())
         for path in ("/healthz", "/v1/models"):

@@ -17,6 +17,8 @@ response is framed as asked (`x-test-framing` header, else --framing):
   garbage-body  Content-Length framing around bytes that are not the case's
 Streams (SSE) are written in several paced writes. Non-LLM paths answer small
 JSON: GET /healthz, GET /v1/models. GET /_test/stats returns the request counts.
+An `x-test-error: STATUS` header answers with that status and the provider's
+error JSON shape instead of the case.
 
 HTTP/2 is offered through ALPN (h2, then http/1.1): the same cases, framed
 as DATA frames of random sizes, some padded, within the peer's flow-control
@@ -188,6 +190,14 @@ class Handler(socketserver.BaseRequestHandler):
                     continue
                 case = headers.get("x-test-case") or self.server.corpus.pick(path, body)
                 self.server.stats.add(method, path, case)
+                if headers.get("x-test-error"):
+                    status = int(headers["x-test-error"])
+                    err = {"error": {"message": "recorded error", "type": "rate_limit_error" if status == 429
+                                     else "server_error", "code": None}}
+                    data = json.dumps(err).encode()
+                    self.send(b"HTTP/1.1 %d Error\r\ncontent-type: application/json\r\nx-request-id: req_error\r\n"
+                              b"content-length: %d\r\n\r\n" % (status, len(data)) + data)
+                    continue
                 if case not in self.server.corpus.cases:
                     self.respond_plain(404, {"error": {"message": "no recorded case for " + path}})
                     continue

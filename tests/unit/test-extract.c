@@ -258,6 +258,57 @@ START_TEST(gemini_last_usage_object_counts_whole)
 }
 END_TEST
 
+/* One exchange on a new connection; returns the call. */
+static const struct spz_call *one_call(const char *req, const char *resp_head, const char *body)
+{
+	char resp[4096];
+	snprintf(resp, sizeof(resp), "%sContent-Length: %zu\r\n\r\n%s", resp_head, strlen(body), body);
+	struct spz_conn *c = spz_conn_new();
+	captured_count = 0;
+	spz_conn_on_write(c, req, strlen(req), 1);
+	feed_sliced(feed_read, c, resp, strlen(resp), SLICE_RANDOM, 5);
+	spz_conn_free(c, 2);
+	ck_assert_uint_eq(captured_count, 1);
+	return &captured[0];
+}
+
+START_TEST(vertex_paths)
+{
+	const struct spz_call *call = one_call(
+		"POST /v1/projects/p1/locations/us-central1/publishers/google/models/gemini-2.0-flash:streamGenerateContent"
+		"?alt=sse HTTP/1.1\r\nHost: us-central1-aiplatform.googleapis.com\r\nContent-Length: 2\r\n\r\n{}",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n",
+		"data: {\"usageMetadata\":{\"promptTokenCount\":7,\"candidatesTokenCount\":3},"
+		"\"modelVersion\":\"gemini-2.0-flash-001\"}\r\n\r\n");
+	ck_assert_str_eq(call->provider, "vertex");
+	ck_assert_str_eq(call->model, "gemini-2.0-flash");
+	ck_assert_str_eq(call->response_model, "gemini-2.0-flash-001");
+	ck_assert(call->stream);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 7);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 3);
+}
+END_TEST
+
+START_TEST(cohere_stream_message_end)
+{
+	/* docs.cohere.com/v2/docs/streaming: usage arrives on message-end. */
+	const struct spz_call *call = one_call(
+		"POST /v2/chat HTTP/1.1\r\nHost: api.cohere.com\r\nContent-Length: 43\r\n\r\n"
+		"{\"model\":\"command-a-03-2025\",\"stream\":true}",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n",
+		"event: message-start\ndata: {\"id\":\"abc\",\"type\":\"message-start\"}\n\n"
+		"event: content-delta\ndata: {\"type\":\"content-delta\",\"delta\":{\"message\":{\"content\":{\"text\":\"Hi\"}}}}\n\n"
+		"event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"COMPLETE\","
+		"\"usage\":{\"billed_units\":{\"input_tokens\":5,\"output_tokens\":2},"
+		"\"tokens\":{\"input_tokens\":71,\"output_tokens\":2},\"cached_tokens\":64}}}\n\n");
+	ck_assert_str_eq(call->model, "command-a-03-2025");
+	ck_assert(call->stream);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 71);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 2);
+	ck_assert_int_eq(call->usage.v[SPZ_U_CACHE_READ], 64);
+}
+END_TEST
+
 START_TEST(provider_hosts)
 {
 	ck_assert_str_eq(spz_provider_for_host("api.openai.com", 14), "openai");
@@ -288,6 +339,8 @@ int main(void)
 	tcase_add_test(tc, llm_call_after_other_requests_on_same_connection);
 	tcase_add_test(tc, query_string_never_kept);
 	tcase_add_test(tc, gemini_last_usage_object_counts_whole);
+	tcase_add_test(tc, vertex_paths);
+	tcase_add_test(tc, cohere_stream_message_end);
 	tcase_add_test(tc, provider_hosts);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
