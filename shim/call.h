@@ -37,6 +37,8 @@ struct spz_api {
 	void (*response_header)(struct spz_call *c, const char *name, size_t name_len,
 				const char *value, size_t value_len);
 	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
+	/* Bytes of a response string value, however long (see spz_json). */
+	void (*response_string)(struct spz_call *c, const char *path, const char *buf, size_t len, bool first);
 	/* The response is complete (or cut): settle what the events gave. */
 	void (*finish)(struct spz_call *c);
 };
@@ -70,6 +72,11 @@ struct spz_call {
 		struct {
 			struct spz_usage iterations; /* sum over usage.iterations[] */
 		} anthropic;
+		struct {
+			struct spz_json inner;  /* the model's chunk inside "bytes" */
+			uint8_t quad[4];        /* base64 quantum being gathered */
+			uint8_t quad_len;
+		} bedrock;
 	} x;
 };
 

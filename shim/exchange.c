@@ -161,6 +161,12 @@ static void resp_json_event(void *ud, const struct spz_json_event *ev)
 		call->api->response_value(call, ev);
 }
 
+static void resp_json_string(void *ud, const char *path, const char *buf, size_t len, bool first)
+{
+	struct spz_call *call = ud;
+	call->api->response_string(call, path, buf, len, first);
+}
+
 static void sse_data(void *ud, const char *buf, size_t len)
 {
 	struct spz_resp_body *b = ud;
@@ -267,6 +273,8 @@ void spz_resp_body_feed(struct spz_resp_body *b, const char *buf, size_t len, in
 		b->started = true;
 		spz_decoder_init(&b->dec, b->coding);
 		spz_json_init(&b->js, resp_json_event, call);
+		if (call->api->response_string)
+			spz_json_set_chunk_cb(&b->js, resp_json_string);
 		spz_sse_init(&b->sse, &sse_callbacks, b);
 		spz_es_init(&b->es, &es_callbacks, b);
 	}

@@ -4,7 +4,10 @@
  * cacheWriteInputTokens; ConverseStream sends the same usage in its
  * "metadata" event on the binary event stream. InvokeModel's body is the
  * model's own format, so its counts are read from the
- * x-amzn-bedrock-input-token-count / -output-token-count headers. */
+ * x-amzn-bedrock-input-token-count / -output-token-count headers.
+ * InvokeModelWithResponseStream wraps each of the model's chunks as
+ * {"bytes": base64} in an event stream message; the last chunk carries
+ * amazon-bedrock-invocationMetrics with the counts, whatever the model. */
 #include <string.h>
 
 #include "extract.h"
@@ -82,6 +85,82 @@ static void bedrock_header(struct spz_call *c, const char *name, size_t name_len
 		header_count(c, SPZ_U_CACHE_WRITE, value, value_len);
 }
 
+static const struct spz_usage_path invocation_usage[] = {
+	{ "amazon-bedrock-invocationMetrics.inputTokenCount", SPZ_U_INPUT },
+	{ "amazon-bedrock-invocationMetrics.outputTokenCount", SPZ_U_OUTPUT },
+	{ "amazon-bedrock-invocationMetrics.cacheReadInputTokenCount", SPZ_U_CACHE_READ },
+	{ "amazon-bedrock-invocationMetrics.cacheWriteInputTokenCount", SPZ_U_CACHE_WRITE },
+	{ NULL, 0 },
+};
+
+static void inner_event(void *ud, const struct spz_json_event *ev)
+{
+	struct spz_call *c = ud;
+	spz_usage_from_event(&c->usage, ev, ev->path, invocation_usage);
+}
+
+static int b64val(uint8_t ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+' || ch == '-')
+		return 62;
+	if (ch == '/' || ch == '_')
+		return 63;
+	return -1; /* '=' and anything else */
+}
+
+static void invoke_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
+{
+	if (strcmp(path, "bytes") != 0)
+		return;
+	if (first) {
+		spz_json_init(&c->x.bedrock.inner, inner_event, c);
+		c->x.bedrock.quad_len = 0;
+	}
+	char out[192];
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64val((uint8_t)buf[i]);
+		if (v < 0)
+			continue;
+		c->x.bedrock.quad[c->x.bedrock.quad_len++] = (uint8_t)v;
+		if (c->x.bedrock.quad_len == 4) {
+			const uint8_t *q = c->x.bedrock.quad;
+			out[n++] = (char)(q[0] << 2 | q[1] >> 4);
+			out[n++] = (char)(q[1] << 4 | q[2] >> 2);
+			out[n++] = (char)(q[2] << 6 | q[3]);
+			c->x.bedrock.quad_len = 0;
+		}
+		if (n + 3 > sizeof(out)) {
+			spz_json_feed(&c->x.bedrock.inner, out, n);
+			n = 0;
+		}
+	}
+	spz_json_feed(&c->x.bedrock.inner, out, n);
+}
+
+static void invoke_value(struct spz_call *c, const struct spz_json_event *ev)
+{
+	/* The "bytes" string has ended: decode what its padding held back. */
+	if (ev->type != SPZ_JSON_STRING || strcmp(ev->path, "bytes") != 0)
+		return;
+	const uint8_t *q = c->x.bedrock.quad;
+	char out[2];
+	size_t n = 0;
+	if (c->x.bedrock.quad_len >= 2)
+		out[n++] = (char)(q[0] << 2 | q[1] >> 4);
+	if (c->x.bedrock.quad_len == 3)
+		out[n++] = (char)(q[1] << 4 | q[2] >> 2);
+	spz_json_feed(&c->x.bedrock.inner, out, n);
+	spz_json_finish(&c->x.bedrock.inner);
+	c->x.bedrock.quad_len = 0;
+}
+
 const struct spz_api spz_api_bedrock_converse = {
 	.provider = "bedrock",
 	.kind = "converse",
@@ -95,4 +174,6 @@ const struct spz_api spz_api_bedrock_invoke = {
 	.kind = "invoke",
 	.request_path = bedrock_path,
 	.response_header = bedrock_header,
+	.response_value = invoke_value,
+	.response_string = invoke_string,
 };

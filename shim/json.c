@@ -55,6 +55,11 @@ void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud)
 	spz_json_reset(js);
 }
 
+void spz_json_set_chunk_cb(struct spz_json *js, spz_json_chunk_cb chunk_cb)
+{
+	js->chunk_cb = chunk_cb;
+}
+
 static bool reportable(const struct spz_json *js)
 {
 	return js->depth <= SPZ_JSON_PATH_DEPTH && !js->path_overflow_at[js->depth];
@@ -157,6 +162,11 @@ static void buf_put(struct spz_json *js, const char *s, size_t n)
 		memcpy(js->key + js->key_len, s, n);
 		js->key_len += n;
 	} else {
+		if (js->chunk_cb && n && reportable(js)) {
+			js->path[js->path_len] = '\0';
+			js->chunk_cb(js->ud, js->path, s, n, js->chunk_first);
+			js->chunk_first = false;
+		}
 		size_t room = SPZ_JSON_VALUE_MAX - js->value_len;
 		if (n > room) {
 			n = room;
@@ -212,6 +222,7 @@ static void string_begin(struct spz_json *js, bool key)
 	} else {
 		js->value_len = 0;
 		js->value_truncated = false;
+		js->chunk_first = true;
 	}
 	js->state = S_STRING;
 }

@@ -38,10 +38,15 @@ struct spz_json_event {
 };
 
 typedef void (*spz_json_cb)(void *ud, const struct spz_json_event *ev);
+/* Decoded bytes of a string value as they are decoded, whatever its length
+ * (the event at its end still comes); first marks a new string. */
+typedef void (*spz_json_chunk_cb)(void *ud, const char *path, const char *buf, size_t len, bool first);
 
 struct spz_json {
 	spz_json_cb cb;
+	spz_json_chunk_cb chunk_cb;
 	void *ud;
+	bool chunk_first;
 	uint8_t state;
 	uint8_t resume; /* state to enter after a string/escape completes */
 	bool in_key;
@@ -67,6 +72,8 @@ struct spz_json {
 };
 
 void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud);
+/* Streams string values to chunk_cb too (NULL: not). */
+void spz_json_set_chunk_cb(struct spz_json *js, spz_json_chunk_cb chunk_cb);
 /* Starts a new document (for SSE, where each event carries one). */
 void spz_json_reset(struct spz_json *js);
 /* Returns 0, or -1 once the input is not JSON (the scanner then ignores the

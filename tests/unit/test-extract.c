@@ -12,6 +12,8 @@
 #include "corpus.h"
 #include "helpers.h"
 
+#include <zlib.h>
+
 #define CALLS_MAX 64
 static struct spz_call captured[CALLS_MAX];
 static size_t captured_count;
@@ -309,6 +311,102 @@ START_TEST(cohere_stream_message_end)
 }
 END_TEST
 
+/* One AWS event stream message, as Bedrock frames it (CRCs included). */
+static size_t es_message(uint8_t *out, const char *event_type, const char *payload)
+{
+	uint8_t h[256];
+	size_t hl = 0;
+	const char *names[] = { ":event-type", ":content-type", ":message-type" };
+	const char *values[] = { event_type, "application/json", "event" };
+	for (int i = 0; i < 3; i++) {
+		size_t nl = strlen(names[i]), vl = strlen(values[i]);
+		h[hl++] = (uint8_t)nl;
+		memcpy(h + hl, names[i], nl);
+		hl += nl;
+		h[hl++] = 7;
+		h[hl++] = (uint8_t)(vl >> 8);
+		h[hl++] = (uint8_t)vl;
+		memcpy(h + hl, values[i], vl);
+		hl += vl;
+	}
+	size_t pl = strlen(payload), total = 12 + hl + pl + 4;
+	uint8_t *o = out;
+	uint32_t v[2] = { (uint32_t)total, (uint32_t)hl };
+	for (int i = 0; i < 2; i++)
+		for (int b = 0; b < 4; b++)
+			*o++ = (uint8_t)(v[i] >> (24 - 8 * b));
+	uint32_t crc = (uint32_t)crc32(0, out, 8);
+	for (int b = 0; b < 4; b++)
+		*o++ = (uint8_t)(crc >> (24 - 8 * b));
+	memcpy(o, h, hl);
+	o += hl;
+	memcpy(o, payload, pl);
+	o += pl;
+	crc = (uint32_t)crc32(0, out, (uInt)(o - out));
+	for (int b = 0; b < 4; b++)
+		*o++ = (uint8_t)(crc >> (24 - 8 * b));
+	return total;
+}
+
+static void base64(const char *in, char *out)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in), o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)(uint8_t)in[i] << 16 | (i + 1 < n ? (uint32_t)(uint8_t)in[i + 1] << 8 : 0) |
+			     (i + 2 < n ? (uint8_t)in[i + 2] : 0);
+		out[o++] = t[v >> 18];
+		out[o++] = t[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? t[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+START_TEST(bedrock_invoke_with_response_stream)
+{
+	/* docs.aws.amazon.com/bedrock: each chunk is {"bytes": base64 of the
+	 * model's own chunk}; the last has amazon-bedrock-invocationMetrics. */
+	const char *chunks[] = {
+		"{\"type\":\"message_start\",\"message\":{\"model\":\"claude-3-haiku-20240307\","
+		"\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}",
+		"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+		"\"text\":\"A fairly long piece of generated text, long enough that its base64 runs past what the "
+		"scanner keeps of a value, which is why the bytes are streamed and not captured.\"}}",
+		"{\"type\":\"message_stop\",\"amazon-bedrock-invocationMetrics\":{\"inputTokenCount\":10,"
+		"\"outputTokenCount\":25,\"invocationLatency\":512,\"firstByteLatency\":99}}",
+	};
+	static uint8_t body[8192];
+	size_t blen = 0;
+	for (int i = 0; i < 3; i++) {
+		char b64[2048], payload[2100];
+		base64(chunks[i], b64);
+		snprintf(payload, sizeof(payload), "{\"bytes\":\"%s\",\"p\":\"abcd\"}", b64);
+		blen += es_message(body + blen, "chunk", payload);
+	}
+	const char *req = "POST /model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream HTTP/1.1\r\n"
+			  "Host: bedrock-runtime.us-west-2.amazonaws.com\r\nContent-Length: 2\r\n\r\n{}";
+	char head[256];
+	int hl = snprintf(head, sizeof(head),
+			  "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream\r\n"
+			  "Content-Length: %zu\r\n\r\n", blen);
+	for (int mode = 0; mode < SLICE_MODES; mode++) {
+		struct spz_conn *c = spz_conn_new();
+		captured_count = 0;
+		spz_conn_on_write(c, req, strlen(req), 1);
+		spz_conn_on_read(c, head, (size_t)hl, 2);
+		feed_sliced(feed_read, c, (const char *)body, blen, (enum slicing)mode, 9);
+		spz_conn_free(c, 3);
+		ck_assert_uint_eq(captured_count, 1);
+		ck_assert_str_eq(captured[0].provider, "bedrock");
+		ck_assert_str_eq(captured[0].model, "anthropic.claude-3-haiku-20240307-v1:0");
+		ck_assert(captured[0].stream);
+		ck_assert_int_eq(captured[0].usage.v[SPZ_U_INPUT], 10);
+		ck_assert_int_eq(captured[0].usage.v[SPZ_U_OUTPUT], 25);
+	}
+}
+END_TEST
+
 START_TEST(provider_hosts)
 {
 	ck_assert_str_eq(spz_provider_for_host("api.openai.com", 14), "openai");
@@ -340,6 +438,7 @@ int main(void)
 	tcase_add_test(tc, query_string_never_kept);
 	tcase_add_test(tc, gemini_last_usage_object_counts_whole);
 	tcase_add_test(tc, vertex_paths);
+	tcase_add_test(tc, bedrock_invoke_with_response_stream);
 	tcase_add_test(tc, cohere_stream_message_end);
 	tcase_add_test(tc, provider_hosts);
 	suite_add_tcase(s, tc);
