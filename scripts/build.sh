@@ -9,6 +9,9 @@ case "$kind" in
   asan) dir=build-asan; opts="-Db_sanitize=address,undefined -Db_lundef=false" ;;
   *) echo "usage: scripts/build.sh [plain|asan]" >&2; exit 2 ;;
 esac
+# The token-estimate tables come from an npm package (scripts/fetch-bpe.sh);
+# without it the shim builds and runs, and streams without usage stay unknown.
+./scripts/fetch-bpe.sh || echo "build: js-tiktoken unavailable: no token-estimate tables" >&2
 if [ -f "$dir/build.ninja" ]; then
   # shellcheck disable=SC2086
   meson setup --reconfigure "$dir" --werror $opts >/dev/null
