@@ -25,6 +25,7 @@ struct spz_usage {
 };
 
 struct spz_call;
+struct spz_estimate;
 
 /* How one provider API is read. Every hook is optional. */
 struct spz_api {
@@ -34,6 +35,8 @@ struct spz_api {
 	 * Azure deployments), streaming endpoints. */
 	void (*request_path)(struct spz_call *c, const char *path, size_t len);
 	void (*request_value)(struct spz_call *c, const struct spz_json_event *ev);
+	/* Bytes of a request string value, however long (see spz_json). */
+	void (*request_string)(struct spz_call *c, const char *path, const char *buf, size_t len, bool first);
 	void (*response_header)(struct spz_call *c, const char *name, size_t name_len,
 				const char *value, size_t value_len);
 	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
@@ -63,6 +66,8 @@ struct spz_call {
 	bool no_response; /* the connection ended before any response */
 	int status;
 	struct spz_usage usage;
+	bool usage_estimated;           /* counted locally (tiktoken), not by the provider */
+	struct spz_estimate *estimate;  /* text kept for an estimate; owned */
 	int64_t start_ns;      /* monotonic: first request byte written */
 	int64_t first_byte_ns; /* monotonic: first response body byte read */
 	int64_t end_ns;        /* monotonic: response complete */

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "estimate.h"
 #include "extract.h"
 #include "provider.h"
 #include "uuid.h"
@@ -109,8 +110,10 @@ void spz_call_finish(struct spz_call *call)
 {
 	if (call->api->finish)
 		call->api->finish(call);
+	spz_estimate_settle(call);
 	if (call_sink)
 		call_sink(call);
+	spz_estimate_free(call);
 	free(call->attribution);
 	free(call);
 }
@@ -124,6 +127,12 @@ static void req_json_event(void *ud, const struct spz_json_event *ev)
 		call->api->request_value(call, ev);
 }
 
+static void req_json_string(void *ud, const char *path, const char *buf, size_t len, bool first)
+{
+	struct spz_call *call = ud;
+	call->api->request_string(call, path, buf, len, first);
+}
+
 static void req_decoded(void *ud, const char *buf, size_t len)
 {
 	struct spz_req_body *b = ud;
@@ -135,6 +144,8 @@ void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_
 	b->call = call;
 	spz_decoder_init(&b->dec, coding);
 	spz_json_init(&b->js, req_json_event, call);
+	if (call->api->request_string)
+		spz_json_set_chunk_cb(&b->js, req_json_string);
 }
 
 void spz_req_body_feed(struct spz_req_body *b, const char *buf, size_t len)

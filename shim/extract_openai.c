@@ -9,10 +9,16 @@
  * reasoning_tokens outside completion_tokens; both are kept as reported. */
 #include <string.h>
 
+#include "estimate.h"
 #include "extract.h"
 
 static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 {
+	/* For an estimate: messages cost 3 tokens each, a name 1 more. */
+	if (ev->type == SPZ_JSON_OBJECT && (!strcmp(ev->path, "messages[]") || !strcmp(ev->path, "input[]")))
+		spz_estimate_message(c, false);
+	else if (ev->type == SPZ_JSON_STRING && !strcmp(ev->path, "messages[].name"))
+		spz_estimate_message(c, true);
 	if (ev->depth != 1)
 		return;
 	if (ev->type == SPZ_JSON_STRING && strcmp(ev->path, "model") == 0)
@@ -30,6 +36,40 @@ static void openai_path(struct spz_call *c, const char *path, size_t len)
 		return;
 	const char *end = memchr(path + n, '/', len - n);
 	spz_copy_str(c->model, sizeof(c->model), path + n, end ? (size_t)(end - path) - n : len - n);
+}
+
+/* The prompt text, kept in case the response reports no usage. */
+static const char *const prompt_paths[] = {
+	"messages[].role", "messages[].content", "messages[].content[].text", "messages[].name",
+	"prompt", "input", "instructions", "input[].role", "input[].content", "input[].content[].text", NULL,
+};
+
+/* Streamed completion text: chat deltas, legacy completions, Responses. */
+static const char *const completion_paths[] = {
+	"choices[].delta.content", "choices[].delta.tool_calls[].function.arguments", "choices[].text", "delta",
+	"choices[].delta.refusal", NULL,
+};
+
+static int path_index(const char *const *paths, const char *path)
+{
+	for (int i = 0; paths[i]; i++)
+		if (!strcmp(paths[i], path))
+			return i;
+	return -1;
+}
+
+static void openai_request_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
+{
+	if (path_index(prompt_paths, path) >= 0)
+		spz_estimate_prompt(c, buf, len, first);
+}
+
+static void openai_response_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
+{
+	(void)first;
+	int field = c->stream ? path_index(completion_paths, path) : -1;
+	if (field >= 0)
+		spz_estimate_completion(c, field + 1, buf, len);
 }
 
 static const struct spz_usage_path openai_usage[] = {
@@ -75,8 +115,9 @@ static void openai_header(struct spz_call *c, const char *name, size_t name_len,
 #define OPENAI_API(kind_)                                                                              \
 	{                                                                                              \
 		.provider = "openai-compatible", .kind = kind_, .request_path = openai_path,           \
-		.request_value = openai_request, .response_header = openai_header,                     \
-		.response_value = openai_response,                                                     \
+		.request_value = openai_request, .request_string = openai_request_string,              \
+		.response_header = openai_header, .response_value = openai_response,                   \
+		.response_string = openai_response_string,                                             \
 	}
 
 const struct spz_api spz_api_openai_chat = OPENAI_API("chat");

@@ -20,10 +20,11 @@ struct spz_tok {
 	const struct spz_bpe *bpe;
 	uint64_t tokens;
 	size_t n;                   /* code points held */
-	uint32_t cp[SPZ_TOK_BUF];
-	uint8_t bytes[4 * SPZ_TOK_BUF]; /* a piece in UTF-8, for BPE */
 	uint8_t utf8[4];            /* a UTF-8 sequence cut by a slice */
 	uint8_t utf8_len, utf8_need;
+	/* buffers last: spz_tok_init clears everything before them */
+	uint32_t cp[SPZ_TOK_BUF];
+	uint8_t bytes[4 * SPZ_TOK_BUF]; /* a piece in UTF-8, for BPE */
 };
 
 /* bpe may be NULL (tables missing): then nothing is counted. */

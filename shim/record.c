@@ -60,7 +60,7 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 		if (c->usage.present & (1u << f))
 			spz_jw_kint(&w, usage_names[f], c->usage.v[f]);
 	if (c->usage.present)
-		spz_jw_kstr(&w, "usageSource", "provider");
+		spz_jw_kstr(&w, "usageSource", c->usage_estimated ? "tiktoken" : "provider");
 	/* A transport failure with no HTTP status is 500 (GATEWAY.md). */
 	spz_jw_kint(&w, "status", c->no_response || c->status == 0 ? 500 : c->status);
 	if (c->no_response)

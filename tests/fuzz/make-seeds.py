@@ -63,6 +63,7 @@ for name, meta, body in cases():
     put("decode", name + "_gzip", b"\x01" + gz)
     put("decode", name + "_deflate", b"\x02" + zlib.compress(body))
     put("conn", name, conversation([(0, request), (1, response)]))
+    put("tokenizer", name, b"\x80" + body[:4000])
 
 for i, tags in enumerate([b"a=1,b=2", b"k\\,ey=v\\=al,x=", b'["nightly-report","fetch"]', b"=,=,,"]):
     put("attr", "seed%d" % i, tags)

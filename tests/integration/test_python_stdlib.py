@@ -53,15 +53,14 @@ class PythonStdlib(harness.Case):
     def test_urllib(self):
         self.check_run("urllib", "urllib-agent")
 
-    def test_stream_without_usage_is_not_zero(self):
+    def test_stream_without_usage_is_an_estimate(self):
         recs = [r for r in self.world.records() if r.get("responseModel") == "gpt-3.5-turbo-0301"]
         if not recs:
             self.check_run("urllib", "urllib-agent")
             recs = [r for r in self.world.records() if r.get("responseModel") == "gpt-3.5-turbo-0301"]
         for rec in recs:
-            self.assertNotIn("promptTokens", rec)
-            self.assertNotIn("completionTokens", rec)
-            self.assertNotIn("usageSource", rec)
+            self.assertEqual(rec["usageSource"], "tiktoken")  # never zeros passed off as the provider's
+            self.assertGreater(rec["promptTokens"], 0)
 
 
 if __name__ == "__main__":

@@ -53,11 +53,11 @@ def corpus_texts():
     return out
 
 
-def reference(texts):
+def reference(texts, chat=None):
     if not os.path.exists(NODE):
         subprocess.run([os.path.join(HERE, "..", "..", "scripts", "install-node18.sh"),
                         os.path.join(harness.BUILD_ROOT, "node18")], check=True, stdout=subprocess.DEVNULL)
-    p = subprocess.run([NODE, os.path.join(HERE, "tokcount_reference.js")], input=json.dumps({"texts": texts}).encode(),
+    p = subprocess.run([NODE, os.path.join(HERE, "tokcount_reference.js")], input=json.dumps({"texts": texts, "chat": chat}).encode(),
                        capture_output=True, check=True,
                        env=dict(os.environ, LD_LIBRARY_PATH=os.path.join(harness.BUILD_ROOT, "node18", "usr", "lib",
                                                                           "x86_64-linux-gnu")))
@@ -69,6 +69,30 @@ def ours(enc, text, slice_size):
     p = subprocess.run([TOKCOUNT, enc.split("_")[0], table, str(slice_size)], input=text.encode("utf-8"),
                        capture_output=True, check=True)
     return int(p.stdout)
+
+
+class StreamEstimate(harness.Case):
+    def test_stream_without_usage_is_estimated_as_tiktoken_counts(self):
+        from test_curl_h1 import curl_call
+        case = "openai/chat_stream_no_usage_gpt35_2023"
+        meta, body = harness.load_case(case)
+        completion = ""
+        for line in body.decode().splitlines():
+            if line.startswith("data: {"):
+                for choice in json.loads(line[6:])["choices"]:
+                    completion += choice["delta"].get("content", "")
+        chat = {"messages": json.loads(meta["request_body"])["messages"], "completion": completion}
+        want = reference([], chat)["cl100k_base_chat"]  # gpt-3.5-turbo is cl100k_base
+        before = len(self.world.records())
+        for framing in ("chunked", "gzip"):
+            self.world.run(curl_call(self.world, case, framing, ["-o", "/dev/null"]), SPATURZU_AGENT="estimate")
+        recs = self.world.wait_records(before + 2)[before:]
+        self.assertEqual(len(recs), 2)
+        for rec in recs:
+            self.assertEqual(rec["usageSource"], "tiktoken")
+            self.assertEqual(rec["promptTokens"], want["prompt"])
+            self.assertEqual(rec["completionTokens"], want["completion"])
+            self.assertNotIn("cachedInputTokens", rec)
 
 
 class Tokenizer(unittest.TestCase):

@@ -137,12 +137,21 @@ static struct spz_conn *exchange(const struct corpus_case *cc, double part)
 	return c;
 }
 
-START_TEST(stream_without_usage_reports_none)
+START_TEST(stream_without_usage_is_estimated)
 {
+	/* The exact figures are checked against tiktoken in test_tokenizer.py;
+	 * here: an estimate, said to be one, never zeros. */
 	struct spz_conn *c = exchange(find_case("openai/chat_stream_no_usage_gpt35_2023"), 1.0);
 	ck_assert_uint_eq(captured_count, 1);
-	ck_assert_uint_eq(captured[0].usage.present, 0); /* unknown, never zeros */
 	ck_assert(captured[0].stream);
+	ck_assert(captured[0].usage_estimated);
+	ck_assert_uint_eq(captured[0].usage.present, (1u << SPZ_U_INPUT) | (1u << SPZ_U_OUTPUT));
+	ck_assert_int_gt(captured[0].usage.v[SPZ_U_INPUT], 5);
+	ck_assert_int_gt(captured[0].usage.v[SPZ_U_OUTPUT], 5);
+	spz_conn_free(c, 3);
+	/* A stream that reports usage keeps the provider's figures. */
+	c = exchange(find_case("openai/chat_stream_include_usage_text"), 1.0);
+	ck_assert(!captured[0].usage_estimated);
 	spz_conn_free(c, 3);
 }
 END_TEST
@@ -430,7 +439,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, each_case_each_framing_each_slicing);
 	tcase_add_test(tc, keep_alive_many_calls_one_connection);
-	tcase_add_test(tc, stream_without_usage_reports_none);
+	tcase_add_test(tc, stream_without_usage_is_estimated);
 	tcase_add_test(tc, cut_stream_is_reported_truncated);
 	tcase_add_test(tc, unanswered_request_is_reported);
 	tcase_add_test(tc, non_llm_requests_make_no_record);
