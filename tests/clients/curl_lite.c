@@ -3,7 +3,8 @@
  * deadlocks in libp11-kit's constructor when an ASan runtime is preloaded
  * (glibc's setlocale lock), before any of our code runs. Same library, same
  * OpenSSL calls: -sS --cacert --resolve --http1.1 --http2 -H --data-binary
- * (also @FILE) -d -o -w %{num_connects} -i --next --parallel URL. All
+ * (also @FILE) -d -o -w (%{num_connects} %{http_code} %{http_version} \n)
+ * -i --next --parallel URL. All
  * transfers run in one multi handle, so connections are reused (and, with
  * --parallel, HTTP/2 streams multiplexed) as in curl. */
 #include <curl/curl.h>
@@ -125,6 +126,36 @@ static int parse(struct transfer *t, int argc, char **argv, int *i, int *paralle
 	return 0;
 }
 
+/* -w: the variables the tests use, and \n. */
+static void write_out(const char *fmt, CURL *h)
+{
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] == '\\' && p[1] == 'n') {
+			putchar('\n');
+			p++;
+		} else if (p[0] == '%' && p[1] == '{') {
+			const char *end = strchr(p, '}');
+			if (!end)
+				break;
+			size_t n = (size_t)(end - p - 2);
+			long v = 0;
+			if (n == 12 && !strncmp(p + 2, "num_connects", n)) {
+				curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &v);
+				printf("%ld", v);
+			} else if (n == 9 && !strncmp(p + 2, "http_code", n)) {
+				curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &v);
+				printf("%03ld", v);
+			} else if (n == 12 && !strncmp(p + 2, "http_version", n)) {
+				curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &v);
+				printf("%s", v == CURL_HTTP_VERSION_2_0 ? "2" : v == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+			}
+			p = end;
+		} else {
+			putchar(*p);
+		}
+	}
+}
+
 static void run(CURLM *m)
 {
 	int running = 1;
@@ -171,11 +202,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "curl-lite: (%d) %s\n", (int)t->result, curl_easy_strerror(t->result));
 			rc = (int)t->result;
 		}
-		if (t->wfmt && strstr(t->wfmt, "%{num_connects}")) {
-			long connects = 0;
-			curl_easy_getinfo(t->h, CURLINFO_NUM_CONNECTS, &connects);
-			printf("%ld\n", connects);
-		}
+		if (t->wfmt)
+			write_out(t->wfmt, t->h);
 		curl_multi_remove_handle(m, t->h);
 		curl_easy_cleanup(t->h);
 		if (t->out != stdout)
