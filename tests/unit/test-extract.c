@@ -416,6 +416,44 @@ START_TEST(bedrock_invoke_with_response_stream)
 }
 END_TEST
 
+START_TEST(legacy_completions)
+{
+	/* platform.openai.com/docs/api-reference/completions: choices[].text,
+	 * usage as chat's; a stream's last chunk may carry usage. */
+	const struct spz_call *call = one_call(
+		"POST /v1/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 70\r\n\r\n"
+		"{\"model\":\"gpt-3.5-turbo-instruct\",\"prompt\":\"Say this is a test\",\"n\":1}",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+		"{\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"model\":\"gpt-3.5-turbo-instruct\","
+		"\"choices\":[{\"text\":\"This is a test.\",\"index\":0}],"
+		"\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":5,\"total_tokens\":10}}");
+	ck_assert_str_eq(call->api->kind, "completions");
+	ck_assert_str_eq(call->model, "gpt-3.5-turbo-instruct");
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 5);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 5);
+	ck_assert(!call->usage_estimated);
+}
+END_TEST
+
+START_TEST(groq_stream_usage_in_x_groq)
+{
+	/* console.groq.com/docs: streamed chunks put usage under x_groq. */
+	const struct spz_call *call = one_call(
+		"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: api.groq.com\r\nContent-Length: 46\r\n\r\n"
+		"{\"model\":\"llama-3.1-8b-instant\",\"stream\":true}",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n",
+		"data: {\"id\":\"c1\",\"model\":\"llama-3.1-8b-instant\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+		"data: {\"id\":\"c1\",\"model\":\"llama-3.1-8b-instant\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],"
+		"\"x_groq\":{\"id\":\"req_1\",\"usage\":{\"queue_time\":0.01,\"prompt_tokens\":40,\"completion_tokens\":2,"
+		"\"total_tokens\":42}}}\n\ndata: [DONE]\n\n");
+	ck_assert_str_eq(call->provider, "groq");
+	ck_assert(call->stream);
+	ck_assert(!call->usage_estimated);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 40);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 2);
+}
+END_TEST
+
 START_TEST(provider_hosts)
 {
 	ck_assert_str_eq(spz_provider_for_host("api.openai.com", 14), "openai");
@@ -447,6 +485,8 @@ int main(void)
 	tcase_add_test(tc, query_string_never_kept);
 	tcase_add_test(tc, gemini_last_usage_object_counts_whole);
 	tcase_add_test(tc, vertex_paths);
+	tcase_add_test(tc, legacy_completions);
+	tcase_add_test(tc, groq_stream_usage_in_x_groq);
 	tcase_add_test(tc, bedrock_invoke_with_response_stream);
 	tcase_add_test(tc, cohere_stream_message_end);
 	tcase_add_test(tc, provider_hosts);
