@@ -37,3 +37,24 @@ bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, 
 	}
 	return false;
 }
+
+void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *ev)
+{
+	if (ev->depth != 1)
+		return;
+	if (ev->type == SPZ_JSON_STRING && strcmp(ev->path, "model") == 0)
+		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
+	else if (strcmp(ev->path, "stream") == 0)
+		c->stream_requested = ev->type == SPZ_JSON_TRUE;
+}
+
+void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, const char *path,
+			   const char *model_key, const char *id_key)
+{
+	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0)
+		return;
+	if (strcmp(path, model_key) == 0)
+		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
+	else if (strcmp(path, id_key) == 0 && c->body_id[0] == '\0')
+		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+}

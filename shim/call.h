@@ -97,6 +97,13 @@ struct spz_usage_path {
  * a null there is ignored (streams send "usage": null until the end). */
 bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, const char *path,
 			  const struct spz_usage_path *table);
+/* The request body's top-level "model" and "stream", which OpenAI's,
+ * Anthropic's and Cohere's bodies share. */
+void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *ev);
+/* Takes the response's model and its own id from string events at path (the
+ * provider's field names: "model"/"id", "modelVersion"/"responseId"...). */
+void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, const char *path,
+			   const char *model_key, const char *id_key);
 /* Copies a NUL-terminated string into a fixed field, cutting if needed. */
 void spz_copy_str(char *dst, size_t cap, const char *src, size_t len);
 /* Reads a count from a JSON event: 0 and *out set, or -1. */

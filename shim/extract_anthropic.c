@@ -25,16 +25,6 @@ static const struct spz_usage_path iteration_usage[] = {
 	{ NULL, 0 },
 };
 
-static void anthropic_request(struct spz_call *c, const struct spz_json_event *ev)
-{
-	if (ev->depth != 1)
-		return;
-	if (ev->type == SPZ_JSON_STRING && strcmp(ev->path, "model") == 0)
-		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
-	else if (strcmp(ev->path, "stream") == 0)
-		c->stream_requested = ev->type == SPZ_JSON_TRUE;
-}
-
 static void add_iteration(struct spz_usage *sum, const struct spz_json_event *ev)
 {
 	struct spz_usage one = { 0 };
@@ -61,12 +51,8 @@ static void anthropic_response(struct spz_call *c, const struct spz_json_event *
 	}
 	if (spz_usage_from_event(&c->usage, ev, p, anthropic_usage))
 		return;
-	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0 || ev->depth > 2)
-		return;
-	if (strcmp(p, "model") == 0)
-		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
-	else if (strcmp(p, "id") == 0 && c->body_id[0] == '\0')
-		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+	if (ev->depth <= 2)
+		spz_response_model_id(c, ev, p, "model", "id");
 }
 
 static void anthropic_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
@@ -85,7 +71,7 @@ static void anthropic_finish(struct spz_call *c)
 const struct spz_api spz_api_anthropic_messages = {
 	.provider = "anthropic",
 	.kind = "messages",
-	.request_value = anthropic_request,
+	.request_value = spz_request_model_stream,
 	.response_header = anthropic_header,
 	.response_value = anthropic_response,
 	.finish = anthropic_finish,

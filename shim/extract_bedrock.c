@@ -20,16 +20,6 @@ static const struct spz_usage_path converse_usage[] = {
 	{ NULL, 0 },
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static void bedrock_path(struct spz_call *c, const char *path, size_t len)
 {
@@ -42,7 +32,7 @@ static void bedrock_path(struct spz_call *c, const char *path, size_t len)
 	size_t n = 0;
 	for (const char *s = id; s < end && n + 1 < sizeof(c->model); s++) {
 		int hi, lo;
-		if (*s == '%' && end - s > 2 && (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0) {
+		if (*s == '%' && end - s > 2 && (hi = spz_hexval(s[1])) >= 0 && (lo = spz_hexval(s[2])) >= 0) {
 			c->model[n++] = (char)(hi << 4 | lo);
 			s += 2;
 		} else {

@@ -13,25 +13,13 @@ static const struct spz_usage_path cohere_usage[] = {
 	{ NULL, 0 },
 };
 
-static void cohere_request(struct spz_call *c, const struct spz_json_event *ev)
-{
-	if (ev->depth != 1)
-		return;
-	if (ev->type == SPZ_JSON_STRING && strcmp(ev->path, "model") == 0)
-		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
-	else if (strcmp(ev->path, "stream") == 0)
-		c->stream_requested = ev->type == SPZ_JSON_TRUE;
-}
-
 static void cohere_response(struct spz_call *c, const struct spz_json_event *ev)
 {
 	const char *p = ev->path;
 	if (strncmp(p, "delta.", 6) == 0) /* message-end event */
 		p += 6;
-	if (spz_usage_from_event(&c->usage, ev, p, cohere_usage))
-		return;
-	if (ev->type == SPZ_JSON_STRING && ev->value_len && strcmp(p, "id") == 0 && !c->body_id[0])
-		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+	if (!spz_usage_from_event(&c->usage, ev, p, cohere_usage))
+		spz_response_model_id(c, ev, p, "model", "id"); /* v2 names no model today */
 }
 
 static void cohere_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
@@ -44,7 +32,7 @@ static void cohere_header(struct spz_call *c, const char *name, size_t name_len,
 const struct spz_api spz_api_cohere_chat = {
 	.provider = "cohere",
 	.kind = "chat",
-	.request_value = cohere_request,
+	.request_value = spz_request_model_stream,
 	.response_header = cohere_header,
 	.response_value = cohere_response,
 };

@@ -47,14 +47,8 @@ static void gemini_response(struct spz_call *c, const struct spz_json_event *ev)
 		memset(&c->usage, 0, sizeof(c->usage));
 		return;
 	}
-	if (spz_usage_from_event(&c->usage, ev, p, gemini_usage))
-		return;
-	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0)
-		return;
-	if (strcmp(p, "modelVersion") == 0)
-		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
-	else if (strcmp(p, "responseId") == 0 && c->body_id[0] == '\0')
-		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+	if (!spz_usage_from_event(&c->usage, ev, p, gemini_usage))
+		spz_response_model_id(c, ev, p, "modelVersion", "responseId");
 }
 
 const struct spz_api spz_api_gemini_generate = {

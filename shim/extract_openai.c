@@ -19,12 +19,7 @@ static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 		spz_estimate_message(c, false);
 	else if (ev->type == SPZ_JSON_STRING && !strcmp(ev->path, "messages[].name"))
 		spz_estimate_message(c, true);
-	if (ev->depth != 1)
-		return;
-	if (ev->type == SPZ_JSON_STRING && strcmp(ev->path, "model") == 0)
-		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
-	else if (strcmp(ev->path, "stream") == 0)
-		c->stream_requested = ev->type == SPZ_JSON_TRUE;
+	spz_request_model_stream(c, ev);
 }
 
 /* Azure OpenAI names the deployment in the path, not the body. */
@@ -95,14 +90,8 @@ static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 		p += 9;
 	else if (strncmp(p, "x_groq.", 7) == 0)
 		p += 7;
-	if (spz_usage_from_event(&c->usage, ev, p, openai_usage))
-		return;
-	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0)
-		return;
-	if (strcmp(p, "model") == 0)
-		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
-	else if (strcmp(p, "id") == 0 && c->body_id[0] == '\0')
-		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+	if (!spz_usage_from_event(&c->usage, ev, p, openai_usage))
+		spz_response_model_id(c, ev, p, "model", "id");
 }
 
 static void openai_header(struct spz_call *c, const char *name, size_t name_len, const char *value,

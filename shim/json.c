@@ -253,16 +253,6 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Starts a value at c; returns -1 if c cannot start one. */
 static int value_begin(struct spz_json *js, char c)
@@ -405,7 +395,7 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 			break;
 		}
 		case S_UHEX: {
-			int h = hexval(c);
+			int h = spz_hexval(c);
 			if (h < 0)
 				goto fail;
 			js->unicode = (js->unicode << 4) | (uint32_t)h;

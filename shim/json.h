@@ -82,6 +82,18 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len);
 /* Ends the input: a pending number at the top level is reported. */
 int spz_json_finish(struct spz_json *js);
 
+/* The value of a hexadecimal digit, or -1. */
+static inline int spz_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Parses a JSON integer value into *out (no fraction, no exponent, fits in
  * int64, not negative). Returns 0 or -1. */
 int spz_json_parse_count(const char *s, size_t len, int64_t *out);

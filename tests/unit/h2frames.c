@@ -79,3 +79,23 @@ void h2_data(struct h2buf *b, uint32_t stream, const char *body, size_t len, siz
 		i += n;
 	} while (i < len);
 }
+
+void h2_conv_init(struct h2conv *c, uint32_t table_size)
+{
+	memset(c, 0, sizeof(*c));
+	nghttp2_hd_deflate_new(&c->dw, 4096);
+	nghttp2_hd_deflate_new(&c->dr, table_size ? table_size : 4096);
+	if (table_size)
+		nghttp2_hd_deflate_change_table_size(c->dr, table_size);
+	h2_preface(&c->w);
+	h2_settings(&c->w, table_size);
+	h2_settings(&c->r, 0);
+}
+
+void h2_conv_free(struct h2conv *c)
+{
+	nghttp2_hd_deflate_del(c->dw);
+	nghttp2_hd_deflate_del(c->dr);
+	free(c->w.data);
+	free(c->r.data);
+}

@@ -25,6 +25,17 @@ void h2_headers(struct h2buf *b, nghttp2_hd_deflater *d, uint32_t stream, const 
 void h2_data(struct h2buf *b, uint32_t stream, const char *body, size_t len, size_t chunk, uint8_t pad,
 	     int end_stream);
 
+/* Both directions of a connection being built: the client's (w) starts with
+ * the preface and SETTINGS announcing table_size (0: none), the server's (r)
+ * with its SETTINGS; each side has its HPACK encoder. */
+struct h2conv {
+	struct h2buf w, r;
+	nghttp2_hd_deflater *dw, *dr;
+};
+
+void h2_conv_init(struct h2conv *c, uint32_t table_size);
+void h2_conv_free(struct h2conv *c);
+
 #define H2_NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
 
 #endif

@@ -131,28 +131,20 @@ START_TEST(each_case_as_a_stream)
 {
 	for (size_t i = 0; i < case_count; i++) {
 		for (int variant = 0; variant < 8; variant++) {
-			struct h2buf w = { 0 }, r = { 0 };
-			nghttp2_hd_deflater *dw, *dr;
-			nghttp2_hd_deflate_new(&dw, 4096);
-			nghttp2_hd_deflate_new(&dr, 4096);
-			h2_preface(&w);
-			h2_settings(&w, 0);
-			h2_settings(&r, 0);
-			add_stream(&w, &r, dw, dr, &cases[i], 1, variant);
+			struct h2conv h;
+			h2_conv_init(&h, 0);
+			add_stream(&h.w, &h.r, h.dw, h.dr, &cases[i], 1, variant);
 			int mode = variant % SLICE_MODES;
 			struct spz_conn *c = spz_conn_new();
 			captured_count = 0;
-			feed_sliced(feed_write, c, w.data, w.len, (enum slicing)mode, (uint32_t)i + 3);
-			feed_sliced(feed_read, c, r.data, r.len, (enum slicing)mode, (uint32_t)i + 4);
+			feed_sliced(feed_write, c, h.w.data, h.w.len, (enum slicing)mode, (uint32_t)i + 3);
+			feed_sliced(feed_read, c, h.r.data, h.r.len, (enum slicing)mode, (uint32_t)i + 4);
 			ck_assert_msg(captured_count == 1, "%s variant %d: %zu records", cases[i].name, variant,
 				      captured_count);
 			corpus_check_call(&cases[i], &captured[0]);
 			spz_conn_free(c, 3);
 			ck_assert_uint_eq(captured_count, 1);
-			nghttp2_hd_deflate_del(dw);
-			nghttp2_hd_deflate_del(dr);
-			free(w.data);
-			free(r.data);
+			h2_conv_free(&h);
 		}
 	}
 }
@@ -164,26 +156,22 @@ START_TEST(many_streams_interleaved_with_noise)
 	 * by the client, requests that are not LLM calls and pings mixed in.
 	 * Header blocks keep the order they were encoded in (HPACK needs it);
 	 * the streams' DATA frames take turns. */
-	struct h2buf w = { 0 }, r = { 0 };
-	nghttp2_hd_deflater *dw, *dr;
-	nghttp2_hd_deflate_new(&dw, 4096);
-	nghttp2_hd_deflate_new(&dr, 65536);
-	h2_preface(&w);
-	h2_settings(&w, 65536);
-	h2_settings(&r, 0);
-	nghttp2_hd_deflate_change_table_size(dr, 65536);
+	struct h2conv h;
+	h2_conv_init(&h, 65536);
+	struct h2buf *w = &h.w, *r = &h.r;
+	nghttp2_hd_deflater *dw = h.dw, *dr = h.dr;
 	struct h2buf data[64] = { 0 };
 	for (size_t i = 0; i < case_count; i++) {
 		uint32_t id = 1 + 2 * (uint32_t)i;
-		add_stream_parts(&w, &r, &data[i], dw, dr, &cases[i], id, (int)i % 8);
+		add_stream_parts(w, r, &data[i], dw, dr, &cases[i], id, (int)i % 8);
 		nghttp2_nv other[] = { H2_NV(":method", "GET"), H2_NV(":scheme", "https"), H2_NV(":path", "/v1/models"),
 				       H2_NV(":authority", "api.openai.com") };
-		h2_headers(&w, dw, id + 200, other, 4, 1, 0, 0);
+		h2_headers(w, dw, id + 200, other, 4, 1, 0, 0);
 		nghttp2_nv ok[] = { H2_NV(":status", "200"), H2_NV("content-type", "application/json") };
-		h2_headers(&r, dr, id + 200, ok, 2, 0, 0, 0);
-		h2_data(&r, id + 200, "{\"data\":[]}", 11, 100, 0, 1);
+		h2_headers(r, dr, id + 200, ok, 2, 0, 0, 0);
+		h2_data(r, id + 200, "{\"data\":[]}", 11, 100, 0, 1);
 		uint8_t ping[8] = { 0 };
-		h2_frame(&r, 6, 0, 0, ping, 8);
+		h2_frame(r, 6, 0, 0, ping, 8);
 	}
 	/* Round-robin: a stream ends with its last frame, so streams end in
 	 * the order of (frame count, position). */
@@ -205,22 +193,19 @@ START_TEST(many_streams_interleaved_with_noise)
 	for (bool more = true; more;) {
 		more = false;
 		for (size_t i = 0; i < case_count; i++)
-			more |= move_frame(&r, &data[i], &at[i]);
+			more |= move_frame(r, &data[i], &at[i]);
 	}
 	struct spz_conn *c = spz_conn_new();
 	captured_count = 0;
-	feed_sliced(feed_write, c, w.data, w.len, SLICE_RANDOM, 77);
-	feed_sliced(feed_read, c, r.data, r.len, SLICE_RANDOM, 78);
+	feed_sliced(feed_write, c, w->data, w->len, SLICE_RANDOM, 77);
+	feed_sliced(feed_read, c, r->data, r->len, SLICE_RANDOM, 78);
 	ck_assert_uint_eq(captured_count, case_count);
 	for (size_t k = 0; k < captured_count; k++)
 		corpus_check_call(&cases[order[k]], &captured[k]);
 	spz_conn_free(c, 3);
 	for (size_t i = 0; i < case_count; i++)
 		free(data[i].data);
-	nghttp2_hd_deflate_del(dw);
-	nghttp2_hd_deflate_del(dr);
-	free(w.data);
-	free(r.data);
+	h2_conv_free(&h);
 }
 END_TEST
 
