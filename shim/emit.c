@@ -10,9 +10,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -44,6 +46,14 @@ static int append_locked(int fd, const char *line, size_t len)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -1;
+	/* Writing past the host's RLIMIT_FSIZE would kill it with SIGXFSZ: a
+	 * record is worth less than the host. */
+	struct rlimit fsize;
+	if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)st.st_size + len > (uint64_t)fsize.rlim_cur) {
+		errno = EFBIG;
+		return -1;
+	}
 	ssize_t n = write(fd, line, len);
 	if (n == (ssize_t)len)
 		return 0;
