@@ -306,13 +306,12 @@ class H2Session:
                     return
                 for ev in self.conn.receive_data(data):
                     if isinstance(ev, h2.events.RequestReceived):
+                        # A request without a body also gets StreamEnded: answered there.
                         self.streams[ev.stream_id] = [dict(ev.headers), b""]
-                        if ev.stream_ended:
-                            self.answer(ev.stream_id)
                     elif isinstance(ev, h2.events.DataReceived):
                         self.streams[ev.stream_id][1] += ev.data
                         self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    elif isinstance(ev, h2.events.StreamEnded):
+                    elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in self.streams:
                         self.answer(ev.stream_id)
                     elif isinstance(ev, h2.events.StreamReset):
                         self.outgoing.pop(ev.stream_id, None)
