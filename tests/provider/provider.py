@@ -386,6 +386,7 @@ class H2Session:
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 512  # hundreds of clients connect at once in the load test
 
 
 def main():
