@@ -321,7 +321,7 @@ char *spz_attr_render(const struct spz_process_attr *pa, const char *call_id, co
 	struct thread_attr *ta = thread_state(false);
 	struct frame *top = ta ? ta->top : NULL;
 	struct {
-		struct spz_tags tags, call_tags;
+		struct spz_tags tags;
 		struct spz_agent_path base, path;
 	} *s = malloc(sizeof(*s));
 	if (!s)
@@ -359,12 +359,21 @@ char *spz_attr_render(const struct spz_process_attr *pa, const char *call_id, co
 	if (hdr_run && *hdr_run)
 		run = hdr_run;
 	if (hdr_tags && *hdr_tags) {
-		s->call_tags.count = 0;
-		spz_tags_parse(&s->call_tags, hdr_tags);
-		merge_tags(&s->tags, &s->call_tags);
+		struct spz_tags *call_tags = calloc(1, sizeof(*call_tags));
+		if (call_tags) {
+			spz_tags_parse(call_tags, hdr_tags);
+			merge_tags(&s->tags, call_tags);
+			free(call_tags);
+		}
 	}
 
-	size_t cap = 2048 + SPZ_PATH_DEPTH * SPZ_AGENT_MAX * 6 + SPZ_TAGS_MAX * (SPZ_TAG_KEY_MAX + SPZ_TAG_VALUE_MAX) * 6;
+	/* What these members can take once escaped (6 bytes a byte at worst). */
+	size_t cap = 512 + 2 * strlen(run) + (parent ? 2 * strlen(parent) : 0);
+	for (unsigned i = 0; i < s->path.depth; i++)
+		cap += 6 * strlen(s->path.agent[i]) + 4;
+	cap += 6 * strlen(s->path.depth ? s->path.agent[s->path.depth - 1] : "unknown");
+	for (unsigned i = 0; i < s->tags.count; i++)
+		cap += 6 * (strlen(s->tags.tag[i].key) + strlen(s->tags.tag[i].value)) + 6;
 	char *out = malloc(cap);
 	if (!out) {
 		free(s);

@@ -27,6 +27,9 @@ int spz_event_count(const struct spz_json_event *ev, int64_t *out)
 bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, const char *path,
 			  const struct spz_usage_path *table)
 {
+	/* Counts are numbers: the other values (most of a body) need no lookup. */
+	if (ev->type != SPZ_JSON_NUMBER)
+		return false;
 	for (const struct spz_usage_path *t = table; t->path; t++) {
 		if (strcmp(path, t->path) != 0)
 			continue;

@@ -93,8 +93,9 @@ struct spz_usage_path {
 };
 
 /* If ev is a count at one of table's paths (compared with path, which may be
- * ev->path with a wrapper prefix removed), sets that field and returns true;
- * a null there is ignored (streams send "usage": null until the end). */
+ * ev->path with a wrapper prefix removed), sets that field and returns true.
+ * Anything but a number is not a count: false (streams send "usage": null
+ * until the end). */
 bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, const char *path,
 			  const struct spz_usage_path *table);
 /* The request body's top-level "model" and "stream", which OpenAI's,

@@ -12,10 +12,24 @@
 #include "provider.h"
 
 static struct spz_config config;
+static volatile int cached_pid;
+
+static void pid_after_fork(void)
+{
+	cached_pid = (int)getpid();
+}
+
+int spz_pid(void)
+{
+	int pid = cached_pid;
+	return pid ? pid : (int)getpid();
+}
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
+	cached_pid = (int)getpid();
+	pthread_atfork(NULL, NULL, pid_after_fork);
 	const char *d = getenv("SPATURZU_DISABLE");
 	config.disabled = d && *d && strcmp(d, "0") != 0;
 	spz_log_init(getenv("SPATURZU_LOG"));

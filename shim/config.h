@@ -15,6 +15,9 @@ struct spz_config {
 	struct spz_process_attr attr;
 };
 
+/* This process's id, without a system call (refreshed in a forked child). */
+int spz_pid(void);
+
 /* Loads on the first call (thread-safe), then returns the same settings. */
 const struct spz_config *spz_config(void);
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "attr.h"
@@ -30,7 +31,8 @@ typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
 #define SSL_ERROR_ZERO_RETURN 6
 #define CRYPTO_EX_INDEX_SSL 0
 
-#define RECORD_MAX (32 * 1024)
+/* A record is its attribution plus fields of bounded size. */
+#define RECORD_FIXED (6 * 1024)
 
 struct tracked {
 	struct spz_conn *conn;
@@ -61,16 +63,17 @@ static int64_t now_ns(void)
 static void emit_call(const struct spz_call *call)
 {
 	const struct spz_config *cfg = spz_config();
-	char *buf = malloc(RECORD_MAX);
+	size_t cap = RECORD_FIXED + (call->attribution ? strlen(call->attribution) : 0);
+	char *buf = malloc(cap);
 	if (!buf) {
 		spz_log("record lost: out of memory");
 		return;
 	}
-	size_t n = spz_record_build(call, cfg, buf, RECORD_MAX - 1);
+	size_t n = spz_record_build(call, cfg, buf, cap - 1);
 	if (n)
 		spz_emit(cfg, buf, n);
 	else
-		spz_log("record lost: larger than %d bytes", RECORD_MAX);
+		spz_log("record lost: larger than %zu bytes", cap);
 	free(buf);
 }
 

@@ -79,7 +79,7 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 		spz_jw_kstr(&w, "requestId", c->request_id);
 	else if (c->body_id[0])
 		spz_jw_kstr(&w, "requestId", c->body_id);
-	spz_jw_kint(&w, "pid", (int64_t)getpid());
+	spz_jw_kint(&w, "pid", (int64_t)spz_pid());
 	spz_jw_kstr(&w, "exe", cfg->exe);
 	spz_jw_raw(&w, "}", 1);
 	return w.overflow ? 0 : w.len;

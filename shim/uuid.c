@@ -1,7 +1,11 @@
-/* RFC 9562 UUIDs. Randomness from getrandom(2) without blocking; if the
- * kernel cannot give it, a per-process counter mixed with time and pid keeps
- * ids unique (they are ids, not secrets). */
+/* RFC 9562 UUIDs. Each thread draws from its own xorshift128+ generator,
+ * seeded from getrandom(2) and seeded again in a forked child (its pid
+ * differs), so parent and child never share a sequence; without getrandom,
+ * time, pid, thread and a counter seed it. Ids, not secrets: no system call
+ * per id. */
 #include "uuid.h"
+
+#include "config.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,21 +14,47 @@
 #include <time.h>
 #include <unistd.h>
 
+static __thread uint64_t rng[2] __attribute__((tls_model("initial-exec")));
+static __thread int rng_pid __attribute__((tls_model("initial-exec")));
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static void seed(int pid)
+{
+	if (getrandom(rng, sizeof(rng), GRND_NONBLOCK) != (ssize_t)sizeof(rng)) {
+		static atomic_uint_fast64_t counter;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)pid << 40) ^
+			     (uint64_t)(uintptr_t)&rng ^ atomic_fetch_add(&counter, 1);
+		rng[0] = splitmix(&x);
+		rng[1] = splitmix(&x);
+	}
+	if (!rng[0] && !rng[1])
+		rng[1] = 1;
+	rng_pid = pid;
+}
+
 static void random_bytes(uint8_t *b, size_t n)
 {
-	ssize_t got = getrandom(b, n, GRND_NONBLOCK);
-	if (got == (ssize_t)n)
-		return;
-	static atomic_uint_fast64_t counter;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40) ^
-		     atomic_fetch_add(&counter, 0x9E3779B97F4A7C15ull);
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		b[i] = (uint8_t)x;
+	int pid = spz_pid();
+	if (rng_pid != pid)
+		seed(pid);
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t s1 = rng[0];
+		const uint64_t s0 = rng[1];
+		uint64_t r = s0 + s1;
+		rng[0] = s0;
+		s1 ^= s1 << 23;
+		rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+		for (size_t k = 0; k < 8 && i + k < n; k++)
+			b[i + k] = (uint8_t)(r >> (8 * k));
 	}
 }
 

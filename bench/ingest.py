@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Collector ingest rate: N records sent as datagrams as fast as the socket
+takes them, timed until all are stored durably (committed to SQLite).
+Usage: ingest.py SPATURZU N WORKDIR. Prints records/s."""
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+
+spaturzu, n, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sock_path, db = os.path.join(work, "c.sock"), os.path.join(work, "bench.db")
+col = subprocess.Popen([spaturzu, "collector", "--foreground", "--socket", sock_path, "--db", db,
+                        "--spool", os.path.join(work, "spool")], stderr=subprocess.DEVNULL)
+while not os.path.exists(sock_path):
+    time.sleep(0.01)
+records = []
+for i in range(n):
+    records.append(json.dumps({
+        "id": str(uuid.UUID(int=(0x01a2 << 112) | (7 << 76) | (0x8 << 60) | i)), "provider": "openai",
+        "model": "gpt-4o", "responseModel": "gpt-4o-2024-08-06", "runId": "4a0b8c0e-6c55-4b5e-9a3e-2b1d1c0f9e11",
+        "agentName": "bench", "agentPath": ["bench"], "promptTokens": 1400, "completionTokens": 300,
+        "cachedInputTokens": 0, "usageSource": "provider", "status": 200, "latencyMs": 812, "stream": True,
+        "startedAt": "2026-11-23T09:00:00.000Z", "host": "api.openai.com", "endpoint": "/v1/chat/completions",
+        "pid": 4242, "exe": "/usr/bin/python3", "tags": {"team": "core"}}).encode())
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+t0 = time.monotonic()
+for r in records:
+    while True:
+        try:
+            s.sendto(r, sock_path)
+            break
+        except BlockingIOError:
+            time.sleep(0.0005)
+        except OSError as e:
+            if e.errno != 11:
+                raise
+            time.sleep(0.0005)
+con = sqlite3.connect(db)
+while con.execute("SELECT count(*) FROM calls").fetchone()[0] < n:
+    time.sleep(0.01)
+t = time.monotonic() - t0
+col.terminate()
+col.wait()
+print("%.0f" % (n / t))

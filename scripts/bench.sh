@@ -1,0 +1,47 @@
+#!/bin/sh
+# Overhead of the shim, measured side by side in one run: each workload runs
+# without and with the shim on this machine, and the ratio is printed.
+#   opaque  SSL_write/SSL_read of non-LLM data (memory BIOs)   target <= 1.02
+#   llm     a long SSE stream parsed through the shim: MB/s
+#   calls   CPU added per typical streamed call                 target < 50 us
+#   ingest  the collector's durable ingest rate                 records/s
+# Usage: scripts/bench.sh [ROUNDS] (default 5; the best round of each counts)
+set -eu
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+./scripts/build.sh plain >/dev/null
+sh tests/provider/gen-certs.sh build/test-certs
+work=$(mktemp -d)
+shim=$(pwd)/build/shim/libspaturzu_shim.so
+certs="build/test-certs/server.pem build/test-certs/server.key"
+best() { # the lowest CPU seconds of a workload over the rounds
+  for i in $(seq "$rounds"); do
+    "$@" | awk '{print $2}'
+  done | sort -g | head -n 1
+}
+# Records go to a running collector, as in production.
+build/collector/spaturzu collector --foreground --socket "$work/bench.sock" --db "$work/shim.db" \
+  --spool "$work/spool" 2>/dev/null &
+collector=$!
+trap 'kill $collector 2>/dev/null; wait $collector 2>/dev/null; rm -rf "$work"' EXIT
+while [ ! -S "$work/bench.sock" ]; do sleep 0.05; done
+with_shim() { env LD_PRELOAD="$shim" SPATURZU_SOCKET="$work/bench.sock" SPATURZU_SPOOL="$work/spool" "$@"; }
+# shellcheck disable=SC2086
+op0=$(best build/bench/bench-ssl opaque $certs 400)
+# shellcheck disable=SC2086
+op1=$(best with_shim build/bench/bench-ssl opaque $certs 400)
+# shellcheck disable=SC2086
+llm0=$(best build/bench/bench-ssl llm $certs 200)
+# shellcheck disable=SC2086
+llm1=$(best with_shim build/bench/bench-ssl llm $certs 200)
+# shellcheck disable=SC2086
+c0=$(best build/bench/bench-ssl calls $certs 5000)
+# shellcheck disable=SC2086
+c1=$(best with_shim build/bench/bench-ssl calls $certs 5000)
+mkdir -p "$work/ingest"
+rate=$(python3 bench/ingest.py build/collector/spaturzu 50000 "$work/ingest")
+echo "workload                                  without    with shim   ratio / figure"
+awk -v a="$op0" -v b="$op1" 'BEGIN { printf "opaque SSL_write/SSL_read, 400 MB       %7.3f s  %7.3f s   %.3f\n", a, b, b / a }'
+awk -v a="$llm0" -v b="$llm1" 'BEGIN { printf "streamed LLM response parsed, 200 MB    %7.3f s  %7.3f s   %.3f (%.0f MB/s through the shim)\n", a, b, b / a, 200 * 1.048576 / (b - a) }'
+awk -v a="$c0" -v b="$c1" 'BEGIN { printf "5,000 streamed calls of ~4 KB           %7.3f s  %7.3f s   %.1f us CPU added per call\n", a, b, (b - a) * 1e6 / 5000 }'
+echo "collector durable ingest                                        $rate records/s"
