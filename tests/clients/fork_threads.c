@@ -4,7 +4,7 @@
  * malloc and OpenSSL are fork-safe, so only the shim is on trial here.
  * Usage: fork-threads URL CA RESOLVE THREADS CALLS
  * Prints {"parent": PID, "child": PID, "child_status": STATUS}. */
-#include <curl/curl.h>
+#include "chat_call.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,30 +17,9 @@ static const char *url, *ca, *resolve;
 static int calls;
 static atomic_int done;
 
-static size_t discard(char *p, size_t s, size_t n, void *ud)
-{
-	(void)p, (void)ud;
-	return s * n;
-}
-
 static int call(CURL *h)
 {
-	struct curl_slist *hdr = curl_slist_append(NULL, "content-type: application/json");
-	struct curl_slist *res = curl_slist_append(NULL, resolve);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-	curl_easy_setopt(h, CURLOPT_RESOLVE, res);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"messages\":[{\"content\":\"Hello! How are you doing?\","
-						"\"role\":\"user\"}],\"model\":\"gpt-4o\",\"stream\":false}");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	long code = 0;
-	CURLcode rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	curl_slist_free_all(hdr);
-	curl_slist_free_all(res);
-	return rc == CURLE_OK && code == 200 ? 0 : -1;
+	return chat_call(h, url, ca, resolve, CHAT_BODY);
 }
 
 static void *worker(void *arg)

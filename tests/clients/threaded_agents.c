@@ -9,33 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_call.h"
 #include "spaturzu.h"
 
 static const char *url, *ca, *resolve;
 static int calls;
 static pthread_barrier_t start;
 
-static size_t discard(char *p, size_t s, size_t n, void *ud)
-{
-	(void)p, (void)ud;
-	return s * n;
-}
-
 static int call(CURL *h, const char *body)
 {
-	struct curl_slist *hdr = curl_slist_append(NULL, "content-type: application/json");
-	struct curl_slist *res = curl_slist_append(NULL, resolve);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-	curl_easy_setopt(h, CURLOPT_RESOLVE, res);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	CURLcode rc = curl_easy_perform(h);
-	curl_slist_free_all(hdr);
-	curl_slist_free_all(res);
-	return rc == CURLE_OK ? 0 : -1;
+	return chat_call(h, url, ca, resolve, body);
 }
 
 static void *worker(void *arg)
@@ -44,8 +27,7 @@ static void *worker(void *arg)
 	char agent[32], tags[32];
 	snprintf(agent, sizeof(agent), "worker-%d", id);
 	snprintf(tags, sizeof(tags), "thread=%d", id);
-	const char *body = "{\"messages\":[{\"content\":\"Hello! How are you doing?\",\"role\":\"user\"}],"
-			   "\"model\":\"gpt-4o\",\"stream\":false}";
+	const char *body = CHAT_BODY;
 	CURL *h = curl_easy_init();
 	int failed = 0;
 	pthread_barrier_wait(&start);
