@@ -4,6 +4,8 @@
 #   opaque  SSL_write/SSL_read of non-LLM data (memory BIOs)   target <= 1.02
 #   llm     a long SSE stream parsed through the shim: MB/s
 #   calls   CPU added per typical streamed call                 target < 50 us
+#   e2e     Python's http.client, 1,000 calls to the test provider: client
+#           CPU and wall time                                   target <= 1.03
 #   ingest  the collector's durable ingest rate                 records/s
 # Usage: scripts/bench.sh [ROUNDS] (default 5; the best round of each counts)
 set -eu
@@ -38,10 +40,15 @@ llm1=$(best with_shim build/bench/bench-ssl llm $certs 200)
 c0=$(best build/bench/bench-ssl calls $certs 5000)
 # shellcheck disable=SC2086
 c1=$(best with_shim build/bench/bench-ssl calls $certs 5000)
+mkdir -p "$work/e2e"
+e2e=$(python3 bench/e2e.py "$shim" build/collector/spaturzu build/test-certs "${SPZ_CORPUS_DIR:-$(pwd)/../shared/corpus}" \
+  "$work/e2e" 1000 "$rounds")
 mkdir -p "$work/ingest"
 rate=$(python3 bench/ingest.py build/collector/spaturzu 50000 "$work/ingest")
 echo "workload                                  without    with shim   ratio / figure"
 awk -v a="$op0" -v b="$op1" 'BEGIN { printf "opaque SSL_write/SSL_read, 400 MB       %7.3f s  %7.3f s   %.3f\n", a, b, b / a }'
 awk -v a="$llm0" -v b="$llm1" 'BEGIN { printf "streamed LLM response parsed, 200 MB    %7.3f s  %7.3f s   %.3f (%.0f MB/s through the shim)\n", a, b, b / a, 200 * 1.048576 / (b - a) }'
 awk -v a="$c0" -v b="$c1" 'BEGIN { printf "5,000 streamed calls of ~4 KB           %7.3f s  %7.3f s   %.1f us CPU added per call\n", a, b, (b - a) * 1e6 / 5000 }'
+echo "$e2e" | awk '{ printf "1,000 calls, Python http.client: CPU    %7.3f s  %7.3f s   %.3f\n", $1, $2, $3;
+                  printf "1,000 calls, Python http.client: wall   %7.3f s  %7.3f s   %.3f\n", $4, $5, $6 }'
 echo "collector durable ingest                                        $rate records/s"

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,10 +316,44 @@ static void merge_frames(struct spz_tags *tags, struct spz_agent_path *path, con
 	merge_tags(tags, &f->tags);
 }
 
+static char *render(const struct spz_process_attr *pa, struct thread_attr *ta, const char *hdr_agent,
+		    const char *hdr_run, const char *hdr_tags);
+
+/* The process-level attribution, rendered once: most calls of most programs
+ * name nothing in code or headers, and get exactly this. */
+static _Atomic(char *) process_rendering;
+
 char *spz_attr_render(const struct spz_process_attr *pa, const char *call_id, const char *hdr_agent,
 		      const char *hdr_run, const char *hdr_tags)
 {
 	struct thread_attr *ta = thread_state(false);
+	bool plain = (!ta || (!ta->top && !ta->agent[0] && !ta->tags.count)) && !(hdr_agent && *hdr_agent) &&
+		     !(hdr_run && *hdr_run) && !(hdr_tags && *hdr_tags);
+	char *out = NULL;
+	if (plain) {
+		char *cached = atomic_load(&process_rendering);
+		if (!cached) {
+			char *fresh = render(pa, NULL, NULL, NULL, NULL);
+			char *expected = NULL;
+			if (fresh && !atomic_compare_exchange_strong(&process_rendering, &expected, fresh))
+				free(fresh); /* another thread won */
+			cached = atomic_load(&process_rendering);
+		}
+		out = cached ? strdup(cached) : NULL;
+	} else {
+		out = render(pa, ta, hdr_agent, hdr_run, hdr_tags);
+	}
+	if (out && call_id && ta) {
+		char *last = ta->top ? ta->top->last_call_id : ta->last_call_id;
+		strncpy(last, call_id, SPZ_ID_MAX - 1);
+		last[SPZ_ID_MAX - 1] = '\0';
+	}
+	return out;
+}
+
+static char *render(const struct spz_process_attr *pa, struct thread_attr *ta, const char *hdr_agent,
+		    const char *hdr_run, const char *hdr_tags)
+{
 	struct frame *top = ta ? ta->top : NULL;
 	struct {
 		struct spz_tags tags;
@@ -403,10 +438,5 @@ char *spz_attr_render(const struct spz_process_attr *pa, const char *call_id, co
 	/* Strip the braces: the record builder embeds the members. */
 	memmove(out, out + 1, w.len - 1);
 	out[w.len - 1] = '\0';
-	if (call_id && ta) {
-		char *last = top ? top->last_call_id : ta->last_call_id;
-		strncpy(last, call_id, SPZ_ID_MAX - 1);
-		last[SPZ_ID_MAX - 1] = '\0';
-	}
 	return out;
 }

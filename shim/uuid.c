@@ -66,14 +66,26 @@ static void format(char out[SPZ_UUID_STR], const uint8_t b[16])
 		 b[14], b[15]);
 }
 
+/* rand_a as a counter within a millisecond (RFC 9562 6.2, method 1), so one
+ * thread's ids sort in the order they were made. */
+static __thread int64_t last_ms __attribute__((tls_model("initial-exec")));
+static __thread uint16_t seq __attribute__((tls_model("initial-exec")));
+
 void spz_uuid_v7(char out[SPZ_UUID_STR], int64_t unix_ms)
 {
 	uint8_t b[16];
+	random_bytes(b + 6, 10);
+	if (unix_ms == last_ms && seq < 0xFFF) {
+		seq++;
+	} else {
+		seq = (uint16_t)((b[6] << 8 | b[7]) & 0x7FF); /* random start, room to count */
+		last_ms = unix_ms;
+	}
 	uint64_t ms = (uint64_t)unix_ms;
 	for (int i = 0; i < 6; i++)
 		b[i] = (uint8_t)(ms >> (40 - 8 * i));
-	random_bytes(b + 6, 10);
-	b[6] = (uint8_t)(0x70 | (b[6] & 0x0F));
+	b[6] = (uint8_t)(0x70 | (seq >> 8));
+	b[7] = (uint8_t)seq;
 	b[8] = (uint8_t)(0x80 | (b[8] & 0x3F));
 	format(out, b);
 }

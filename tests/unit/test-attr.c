@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../../shim/attr.h"
+#include "../../shim/uuid.h"
 #include "helpers.h"
 
 static struct spz_process_attr process(const char *agent, bool explicit_agent, const char *parent)
@@ -205,6 +206,20 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+START_TEST(uuid_v7_sorts_within_a_thread)
+{
+	char prev[SPZ_UUID_STR] = "", id[SPZ_UUID_STR];
+	for (int i = 0; i < 5000; i++) {
+		spz_uuid_v7(id, 1763884800000 + i / 1000); /* 1000 ids a millisecond */
+		ck_assert_uint_eq(strlen(id), 36);
+		ck_assert_int_eq(id[14], '7');                        /* version 7 */
+		ck_assert(strchr("89ab", id[19]) != NULL);            /* RFC 9562 variant */
+		ck_assert_msg(strcmp(prev, id) < 0, "%s then %s", prev, id);
+		strcpy(prev, id);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("attr");
@@ -216,6 +231,7 @@ int main(void)
 	tcase_add_test(tc, default_agent_is_replaced_not_nested);
 	tcase_add_test(tc, headers_win);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, uuid_v7_sorts_within_a_thread);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
