@@ -14,10 +14,13 @@
 
 static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 {
-	/* For an estimate: messages cost 3 tokens each, a name 1 more. */
-	if (ev->type == SPZ_JSON_OBJECT && (!strcmp(ev->path, "messages[]") || !strcmp(ev->path, "input[]")))
+	/* For an estimate: messages cost 3 tokens each, a name 1 more.
+	 * Embeddings always report usage: never estimated. */
+	bool estimable = c->api != &spz_api_openai_embeddings;
+	if (estimable && ev->type == SPZ_JSON_OBJECT &&
+	    (!strcmp(ev->path, "messages[]") || !strcmp(ev->path, "input[]")))
 		spz_estimate_message(c, false);
-	else if (ev->type == SPZ_JSON_STRING && !strcmp(ev->path, "messages[].name"))
+	else if (estimable && ev->type == SPZ_JSON_STRING && !strcmp(ev->path, "messages[].name"))
 		spz_estimate_message(c, true);
 	spz_request_model_stream(c, ev);
 }
@@ -55,7 +58,9 @@ static int path_index(const char *const *paths, const char *path)
 
 static void openai_request_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
 {
-	if (path_index(prompt_paths, path) >= 0)
+	/* Embeddings always report usage and are never streamed: their input
+	 * (often the largest bodies) is never needed for an estimate. */
+	if (c->api != &spz_api_openai_embeddings && path_index(prompt_paths, path) >= 0)
 		spz_estimate_prompt(c, buf, len, first);
 }
 

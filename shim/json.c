@@ -162,7 +162,7 @@ static void buf_put(struct spz_json *js, const char *s, size_t n)
 		memcpy(js->key + js->key_len, s, n);
 		js->key_len += n;
 	} else {
-		if (js->chunk_cb && n && reportable(js)) {
+		if (js->chunk_cb && js->in_string && n && reportable(js)) {
 			js->path[js->path_len] = '\0';
 			js->chunk_cb(js->ud, js->path, s, n, js->chunk_first);
 			js->chunk_first = false;
@@ -224,6 +224,7 @@ static void string_begin(struct spz_json *js, bool key)
 		js->value_truncated = false;
 		js->chunk_first = true;
 	}
+	js->in_string = !key;
 	js->state = S_STRING;
 }
 
@@ -288,6 +289,7 @@ static int value_begin(struct spz_json *js, char c)
 			js->value_len = 0;
 			js->value_truncated = false;
 			js->in_key = false;
+			js->in_string = false;
 			buf_put(js, &c, 1);
 			js->state = S_NUMBER;
 			return 0;

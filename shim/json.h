@@ -47,6 +47,7 @@ struct spz_json {
 	spz_json_chunk_cb chunk_cb;
 	void *ud;
 	bool chunk_first;
+	bool in_string; /* buf_put is taking a string value (not a key, not a number) */
 	uint8_t state;
 	uint8_t resume; /* state to enter after a string/escape completes */
 	bool in_key;

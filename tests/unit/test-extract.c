@@ -416,6 +416,21 @@ START_TEST(bedrock_invoke_with_response_stream)
 }
 END_TEST
 
+START_TEST(embeddings_keep_no_text)
+{
+	/* Embeddings always report usage, so their input is never kept for an
+	 * estimate: one that came back without usage stays unknown. */
+	const struct spz_call *call = one_call(
+		"POST /v1/embeddings HTTP/1.1\r\nHost: llm.internal.test\r\nContent-Length: 56\r\n\r\n"
+		"{\"model\":\"text-embedding-3-small\",\"input\":\"a long text\"}",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+		"{\"object\":\"list\",\"data\":[{\"embedding\":[0.1,0.2]}],\"model\":\"text-embedding-3-small\"}");
+	ck_assert_str_eq(call->api->kind, "embeddings");
+	ck_assert(!call->usage_estimated);
+	ck_assert_uint_eq(call->usage.present, 0);
+}
+END_TEST
+
 START_TEST(legacy_completions)
 {
 	/* platform.openai.com/docs/api-reference/completions: choices[].text,
@@ -485,6 +500,7 @@ int main(void)
 	tcase_add_test(tc, query_string_never_kept);
 	tcase_add_test(tc, gemini_last_usage_object_counts_whole);
 	tcase_add_test(tc, vertex_paths);
+	tcase_add_test(tc, embeddings_keep_no_text);
 	tcase_add_test(tc, legacy_completions);
 	tcase_add_test(tc, groq_stream_usage_in_x_groq);
 	tcase_add_test(tc, bedrock_invoke_with_response_stream);

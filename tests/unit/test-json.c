@@ -163,6 +163,42 @@ START_TEST(malformed_inputs_fail_cleanly)
 }
 END_TEST
 
+struct chunks {
+	char text[512];
+	size_t len;
+};
+
+/* "|path=" starts each string; its later chunks follow as they come, so
+ * the text is the same whatever the slicing. */
+static void on_chunk(void *ud, const char *path, const char *buf, size_t len, bool first)
+{
+	struct chunks *c = ud;
+	if (first)
+		c->len += (size_t)snprintf(c->text + c->len, sizeof(c->text) - c->len, "|%s=", path);
+	c->len += (size_t)snprintf(c->text + c->len, sizeof(c->text) - c->len, "%.*s", (int)len, buf);
+}
+
+static void no_event(void *ud, const struct spz_json_event *ev)
+{
+	(void)ud, (void)ev;
+}
+
+START_TEST(chunks_are_strings_only)
+{
+	/* Numbers and literals are not strings: they never reach the string
+	 * callback, and never extend the string before them. */
+	const char *doc = "{\"a\":\"xy\",\"a\":12345,\"b\":[\"p\\u00e9\",true,-1.5],\"c\":\"\"}";
+	for (int mode = 0; mode < SLICE_MODES; mode++) {
+		struct chunks c = { 0 };
+		struct spz_json js;
+		spz_json_init(&js, no_event, &c);
+		spz_json_set_chunk_cb(&js, on_chunk);
+		feed_sliced(feed_json, &js, doc, strlen(doc), (enum slicing)mode, 3);
+		ck_assert_str_eq(c.text, "|a=xy|b[]=p\xc3\xa9");
+	}
+}
+END_TEST
+
 START_TEST(parse_count)
 {
 	int64_t v;
@@ -189,6 +225,7 @@ int main(void)
 	tcase_add_test(tc, deep_nesting_is_followed_without_paths);
 	tcase_add_test(tc, too_deep_is_an_error);
 	tcase_add_test(tc, malformed_inputs_fail_cleanly);
+	tcase_add_test(tc, chunks_are_strings_only);
 	tcase_add_test(tc, parse_count);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
