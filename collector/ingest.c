@@ -120,6 +120,15 @@ struct pending_record {
 static struct pending_record batch[BATCH_MAX];
 static size_t batch_len; /* records read but not yet committed */
 
+static int store_priced(struct spz_ingest *in, const struct spz_record *rec, const struct spz_sender *from)
+{
+	struct spz_cost cost = { .kind = SPZ_COST_UNKNOWN };
+	if (in->pricing)
+		spz_price_call(in->pricing, rec->provider, rec->model, rec->response_model, rec->status, rec->tokens,
+			       &cost);
+	return spz_store_insert(in->store, rec, from, &cost);
+}
+
 static int commit_batch(struct spz_ingest *in)
 {
 	if (batch_len == 0)
@@ -128,7 +137,7 @@ static int commit_batch(struct spz_ingest *in)
 		return -1;
 	uint64_t stored = 0, dup = 0;
 	for (size_t i = 0; i < batch_len; i++) {
-		int rc = spz_store_insert(in->store, &batch[i].rec, &batch[i].from);
+		int rc = store_priced(in, &batch[i].rec, &batch[i].from);
 		if (rc < 0) {
 			spz_store_rollback(in->store);
 			return -1;
@@ -236,7 +245,7 @@ static int ingest_file(struct spz_ingest *in, int fd, const char *name)
 			break;
 		}
 		struct spz_sender from = { .uid = -1, .pid = rec.pid };
-		int ins = spz_store_insert(in->store, &rec, &from);
+		int ins = store_priced(in, &rec, &from);
 		spz_record_clear(&rec);
 		if (ins < 0) {
 			rc = -1;

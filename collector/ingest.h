@@ -19,6 +19,7 @@ struct spz_ingest_stats {
 
 struct spz_ingest {
 	struct spz_store *store;
+	const struct spz_pricing *pricing; /* NULL: every cost unknown */
 	int sock;
 	int lock_fd;
 	char socket_path[108];

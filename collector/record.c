@@ -11,6 +11,8 @@ const char *const spz_token_names[SPZ_TOK_COUNT] = {
 	[SPZ_TOK_CACHED_INPUT] = "cachedInputTokens",
 	[SPZ_TOK_CACHE_WRITE] = "cacheWriteTokens",
 	[SPZ_TOK_REASONING] = "reasoningTokens",
+	[SPZ_TOK_CACHE_WRITE_1H] = "cacheWrite1hTokens",
+	[SPZ_TOK_TOOL_PROMPT] = "toolPromptTokens",
 };
 
 enum kind { K_STR, K_INT, K_BOOL, K_PATH, K_TAGS, K_TOKEN };
@@ -37,6 +39,8 @@ static const struct field fields[] = {
 	{ "cachedInputTokens", K_TOKEN, false, 0 },
 	{ "cacheWriteTokens", K_TOKEN, false, 0 },
 	{ "reasoningTokens", K_TOKEN, false, 0 },
+	{ "cacheWrite1hTokens", K_TOKEN, false, 0 },
+	{ "toolPromptTokens", K_TOKEN, false, 0 },
 	{ "usageSource", K_STR, false, 16 },
 	{ "status", K_INT, true, 599 },
 	{ "error", K_STR, false, 64 },
@@ -198,6 +202,7 @@ int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char 
 	json_t *s = json_object_get(out, "stream");
 	rec->stream = s ? json_is_true(s) : -1;
 	rec->pid = int_or(out, "pid", -1);
+	rec->refused = json_object_get(out, "refused") != NULL;
 	return 0;
 fail:
 	json_decref(in);

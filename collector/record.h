@@ -18,6 +18,8 @@ enum spz_token_field {
 	SPZ_TOK_CACHED_INPUT,
 	SPZ_TOK_CACHE_WRITE,
 	SPZ_TOK_REASONING,
+	SPZ_TOK_CACHE_WRITE_1H,
+	SPZ_TOK_TOOL_PROMPT,
 	SPZ_TOK_COUNT
 };
 
@@ -36,6 +38,7 @@ struct spz_record {
 	int64_t latency_ms;            /* -1 when absent */
 	int stream;                    /* -1 absent, else 0/1 */
 	int64_t pid;                   /* -1 when absent */
+	bool refused;                  /* a budget refusal */
 };
 
 extern const char *const spz_token_names[SPZ_TOK_COUNT];

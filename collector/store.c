@@ -11,6 +11,7 @@
 
 #include "../common/paths.h"
 #include "clog.h"
+#include "money.h"
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS calls ("
@@ -36,19 +37,39 @@ static const char schema[] =
 	"  sender_uid INTEGER,"
 	"  sender_pid INTEGER,"
 	"  record TEXT NOT NULL,"
-	"  delivery INTEGER NOT NULL DEFAULT 0"
+	"  delivery INTEGER NOT NULL DEFAULT 0,"
+	"  cost_pusd INTEGER,"
+	"  priced_as TEXT,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  delivered_at TEXT"
 	");"
 	"CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);"
 	"CREATE INDEX IF NOT EXISTS calls_agent ON calls(agent_name, started_at);"
 	"CREATE INDEX IF NOT EXISTS calls_run ON calls(run_id);"
-	"CREATE INDEX IF NOT EXISTS calls_undelivered ON calls(seq) WHERE delivery = 0;"
-	"PRAGMA user_version = 1;";
+	"CREATE INDEX IF NOT EXISTS calls_undelivered ON calls(next_attempt_ms, seq) WHERE delivery = 0;"
+	"CREATE INDEX IF NOT EXISTS calls_unpriced ON calls(provider, model) WHERE cost_pusd IS NULL;"
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+	"PRAGMA user_version = 2;";
+
+/* Version 1 (the first release) had no cost in picodollars and no retry
+ * bookkeeping; its rows stay, priced again on the collector's next start. */
+static const char migrate_v1[] =
+	"ALTER TABLE calls ADD COLUMN cost_pusd INTEGER;"
+	"ALTER TABLE calls ADD COLUMN priced_as TEXT;"
+	"ALTER TABLE calls ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE calls ADD COLUMN next_attempt_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE calls ADD COLUMN last_error TEXT;"
+	"ALTER TABLE calls ADD COLUMN delivered_at TEXT;"
+	"DROP INDEX IF EXISTS calls_undelivered;";
 
 static const char insert_sql[] =
 	"INSERT OR IGNORE INTO calls (id, started_at, received_at, provider, model, response_model, run_id,"
 	" agent_name, prompt_tokens, completion_tokens, cached_input_tokens, cache_write_tokens,"
-	" reasoning_tokens, usage_source, status, latency_ms, stream, cost_usd, sender_uid, sender_pid, record)"
-	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	" reasoning_tokens, usage_source, status, latency_ms, stream, cost_usd, sender_uid, sender_pid, record,"
+	" cost_pusd, priced_as, delivery)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static int exec(struct spz_store *st, const char *sql)
 {
@@ -82,7 +103,18 @@ int spz_store_open(struct spz_store *st, const char *path, bool readonly)
 	if (readonly)
 		return 0;
 	chmod(path, 0600);
-	if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 || exec(st, schema) < 0 ||
+	int version = 0;
+	sqlite3_stmt *v = NULL;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK && sqlite3_step(v) == SQLITE_ROW)
+		version = sqlite3_column_int(v, 0);
+	sqlite3_finalize(v);
+	if (version > 2) {
+		clog_error("database %s was written by a newer spaturzu (schema %d); upgrade this one", path, version);
+		spz_store_close(st);
+		return -1;
+	}
+	if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 ||
+	    (version == 1 && exec(st, migrate_v1) < 0) || exec(st, schema) < 0 ||
 	    sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) != SQLITE_OK) {
 		clog_error("cannot prepare database %s: %s", path, sqlite3_errmsg(st->db));
 		spz_store_close(st);
@@ -146,7 +178,8 @@ static void now_rfc3339(char *out, size_t cap)
 	snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from)
+int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from,
+		     const struct spz_cost *cost)
 {
 	char *text = json_dumps(rec->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!text)
@@ -164,16 +197,28 @@ int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const s
 	bind_text(s, 6, rec->response_model);
 	bind_text(s, 7, rec->run_id);
 	bind_text(s, 8, rec->agent_name);
-	for (int t = 0; t < SPZ_TOK_COUNT; t++)
+	for (int t = 0; t <= SPZ_TOK_REASONING; t++)
 		bind_opt_int(s, 9 + t, rec->tokens[t]);
 	bind_text(s, 14, rec->usage_source);
 	sqlite3_bind_int(s, 15, rec->status);
 	bind_opt_int(s, 16, rec->latency_ms);
 	bind_opt_int(s, 17, rec->stream);
-	sqlite3_bind_null(s, 18); /* cost: unknown until priced */
+	if (cost && cost->kind != SPZ_COST_UNKNOWN) {
+		char usd[40];
+		spz_money_format(cost->pusd, 0, usd, sizeof(usd));
+		sqlite3_bind_text(s, 18, usd, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 22, cost->pusd);
+		bind_text(s, 23, cost->priced_as[0] ? cost->priced_as : NULL);
+	} else {
+		sqlite3_bind_null(s, 18); /* unknown: never 0 */
+		sqlite3_bind_null(s, 22);
+		sqlite3_bind_null(s, 23);
+	}
 	bind_opt_int(s, 19, from ? from->uid : -1);
 	bind_opt_int(s, 20, from ? from->pid : -1);
 	sqlite3_bind_text(s, 21, text, -1, SQLITE_TRANSIENT);
+	/* Refused calls never go to the gateway (GATEWAY.md). */
+	sqlite3_bind_int(s, 24, rec->refused ? SPZ_DELIVERY_LOCAL : SPZ_DELIVERY_PENDING);
 	int rc = sqlite3_step(s);
 	free(text);
 	if (rc != SQLITE_DONE) {

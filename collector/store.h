@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pricing.h"
 #include "record.h"
 
 struct spz_store {
@@ -30,7 +31,17 @@ void spz_store_close(struct spz_store *st);
 int spz_store_begin(struct spz_store *st);
 int spz_store_commit(struct spz_store *st);
 void spz_store_rollback(struct spz_store *st);
-/* 1: stored; 0: a duplicate of a stored id; -1: error. */
-int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from);
+/* Delivery state of a row (column calls.delivery). */
+enum spz_delivery {
+	SPZ_DELIVERY_PENDING = 0,  /* waiting for the gateway's acknowledgement */
+	SPZ_DELIVERY_DONE = 1,     /* the gateway answered 2xx */
+	SPZ_DELIVERY_REJECTED = 2, /* the gateway answered a final 4xx; kept locally */
+	SPZ_DELIVERY_LOCAL = 3,    /* never sent: a budget refusal */
+};
+
+/* 1: stored; 0: a duplicate of a stored id; -1: error. cost may be NULL
+ * (unknown). */
+int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from,
+		     const struct spz_cost *cost);
 
 #endif

@@ -16,6 +16,8 @@ enum spz_usage_field {
 	SPZ_U_CACHE_READ,
 	SPZ_U_CACHE_WRITE,
 	SPZ_U_REASONING,
+	SPZ_U_CACHE_WRITE_1H, /* the part of CACHE_WRITE kept an hour (Anthropic) */
+	SPZ_U_TOOL_INPUT,     /* input the provider added for tools, billed as input (Gemini) */
 	SPZ_U_COUNT
 };
 

@@ -14,6 +14,8 @@ static const struct spz_usage_path anthropic_usage[] = {
 	{ "usage.output_tokens", SPZ_U_OUTPUT },
 	{ "usage.cache_read_input_tokens", SPZ_U_CACHE_READ },
 	{ "usage.cache_creation_input_tokens", SPZ_U_CACHE_WRITE },
+	/* Writes kept an hour cost more than 5-minute ones: pricing needs the split. */
+	{ "usage.cache_creation.ephemeral_1h_input_tokens", SPZ_U_CACHE_WRITE_1H },
 	{ NULL, 0 },
 };
 

@@ -2,7 +2,7 @@
  * (ai.google.dev/api/generate-content): the model is in the path
  * (".../models/{model}:generateContent"), usage in usageMetadata:
  * promptTokenCount (includes cachedContentTokenCount), candidatesTokenCount,
- * thoughtsTokenCount. streamGenerateContent sends either SSE (alt=sse) or one
+ * thoughtsTokenCount, toolUsePromptTokenCount. streamGenerateContent sends either SSE (alt=sse) or one
  * JSON array delivered piecemeal; each chunk's usageMetadata is cumulative,
  * and fields may appear or vanish between chunks, so the last object counts
  * whole: a new usageMetadata object clears what earlier ones said. */
@@ -15,6 +15,8 @@ static const struct spz_usage_path gemini_usage[] = {
 	{ "usageMetadata.candidatesTokenCount", SPZ_U_OUTPUT },
 	{ "usageMetadata.cachedContentTokenCount", SPZ_U_CACHE_READ },
 	{ "usageMetadata.thoughtsTokenCount", SPZ_U_REASONING },
+	/* Outside promptTokenCount, billed as input. */
+	{ "usageMetadata.toolUsePromptTokenCount", SPZ_U_TOOL_INPUT },
 	{ NULL, 0 },
 };
 

@@ -32,6 +32,8 @@ static const char *const usage_names[SPZ_U_COUNT] = {
 	[SPZ_U_CACHE_READ] = "cachedInputTokens",
 	[SPZ_U_CACHE_WRITE] = "cacheWriteTokens",
 	[SPZ_U_REASONING] = "reasoningTokens",
+	[SPZ_U_CACHE_WRITE_1H] = "cacheWrite1hTokens",
+	[SPZ_U_TOOL_INPUT] = "toolPromptTokens",
 };
 
 size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, char *buf, size_t cap)

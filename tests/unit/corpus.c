@@ -265,6 +265,19 @@ void corpus_check_call(const struct corpus_case *c, const struct spz_call *call)
 	check_count(c, call, "cached_read", SPZ_U_CACHE_READ);
 	check_count(c, call, "cache_creation", SPZ_U_CACHE_WRITE);
 	check_count(c, call, "reasoning", SPZ_U_REASONING);
+	/* Anthropic splits cache writes by lifetime; the hour-long ones are kept
+	 * apart because they are priced apart. */
+	json_t *one_hour = json_object_get(json_object_get(json_object_get(exp, "provider_usage_raw"), "cache_creation"),
+					   "ephemeral_1h_input_tokens");
+	if (json_is_integer(one_hour)) {
+		ck_assert_msg(call->usage.present & (1u << SPZ_U_CACHE_WRITE_1H), "%s: 1h cache writes missing", c->name);
+		ck_assert_int_eq(call->usage.v[SPZ_U_CACHE_WRITE_1H], json_integer_value(one_hour));
+	}
+	json_t *tool_prompt = json_object_get(json_object_get(exp, "provider_usage_raw"), "toolUsePromptTokenCount");
+	if (json_is_integer(tool_prompt)) {
+		ck_assert_msg(call->usage.present & (1u << SPZ_U_TOOL_INPUT), "%s: tool prompt tokens missing", c->name);
+		ck_assert_int_eq(call->usage.v[SPZ_U_TOOL_INPUT], json_integer_value(tool_prompt));
+	}
 	/* The model the response names; a provider that names none (Bedrock,
 	 * Cohere) served the one asked for. */
 	const char *model = json_string_value(json_object_get(c->meta, "expected_model"));
