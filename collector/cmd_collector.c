@@ -13,7 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "../common/paths.h"
+#include "forward.h"
+#include "pricing.h"
 #include "clog.h"
 #include "cli.h"
 #include "ingest.h"
@@ -37,14 +42,14 @@ static void on_hup(int sig)
 static const char usage[] =
 	"Usage: spaturzu collector [OPTIONS]\n"
 	"\n"
-	"Receive call records from preloaded shims, store them durably and keep\n"
-	"them for reports. Records come as datagrams on a Unix socket; records a\n"
-	"shim wrote to its spool while no collector listened are ingested too.\n"
-	"Each record id is stored once, whatever path it took.\n"
+	"Receive call records from preloaded shims, price them, store them durably\n"
+	"and forward them to the spaturzu gateway. Records come as datagrams on a\n"
+	"Unix socket; records a shim wrote to its spool while no collector\n"
+	"listened are ingested too. Each record id is stored once, whatever path it\n"
+	"took, and stays in the store until the gateway has acknowledged it.\n"
 	"\n"
-	"Options:\n"
-	"  -s, --socket PATH   socket to listen on\n"
-	"                      (default: $SPATURZU_SOCKET, else\n"
+	"Paths:\n"
+	"  -s, --socket PATH   socket to listen on (default: $SPATURZU_SOCKET, else\n"
 	"                      $XDG_RUNTIME_DIR/spaturzu/collector.sock, else\n"
 	"                      /tmp/spaturzu-$UID/collector.sock)\n"
 	"  -d, --db PATH       SQLite database (default: $SPATURZU_DB, else\n"
@@ -53,14 +58,37 @@ static const char usage[] =
 	"      --spool DIR     spool directory to ingest (default: $SPATURZU_SPOOL,\n"
 	"                      else $XDG_STATE_HOME/spaturzu/spool, else\n"
 	"                      ~/.local/state/spaturzu/spool)\n"
+	"      --pricing FILE  price overrides merged over the built-in prices\n"
+	"                      (default: $SPATURZU_PRICING, else\n"
+	"                      ~/.config/spaturzu/pricing.json if it exists)\n"
+	"\n"
+	"Forwarding (on when SPATURZU_API_KEY or a gateway URL is set):\n"
+	"      --gateway URL   the gateway's base URL (default: $SPATURZU_BASE_URL,\n"
+	"                      else https://spaturzu-api.superchiu.org)\n"
+	"      --api-key-file FILE  read the API key from FILE instead of\n"
+	"                      $SPATURZU_API_KEY (never pass a key on the command line)\n"
+	"      --no-forward    keep records local only\n"
+	"      --gateway-ca FILE    CA certificates for the gateway's TLS\n"
+	"      --max-in-flight N    concurrent POSTs (default 50)\n"
+	"      --attempt-timeout SECONDS  per POST (default 10)\n"
+	"      --retry-base SECONDS first retry delay; then 2, 4, 8, 16 times it,\n"
+	"                      each times a random factor in [0.75, 1.25] (default 1)\n"
+	"      --retry-max SECONDS  retry interval after that schedule, for as long\n"
+	"                      as the gateway stays away (default 60)\n"
+	"\n"
+	"Process:\n"
 	"  -f, --foreground    stay in the foreground and log to stderr\n"
 	"      --log FILE      log file when in the background\n"
 	"                      (default: the database's directory/collector.log)\n"
+	"      --drain-timeout SECONDS  on SIGTERM, how long to wait for POSTs in\n"
+	"                      flight before leaving them for the next start (default 5)\n"
 	"  -h, --help          show this help\n"
 	"\n"
-	"Signals: SIGTERM and SIGINT drain queued records and exit; SIGHUP reloads.\n"
-	"Exit status: 0 after a clean stop, 1 on a startup error, 3 if another\n"
-	"collector already serves the socket.\n";
+	"Signals: SIGTERM and SIGINT store what is queued, wait for POSTs in flight\n"
+	"(bounded by --drain-timeout) and exit; SIGHUP reloads the price overrides\n"
+	"and prices again the stored calls that had no price.\n"
+	"Exit status: 0 after a clean stop, 1 on a startup error, 2 on a usage\n"
+	"error, 3 if another collector already serves the socket.\n";
 
 /* Background mode: the parent returns only once the child is listening, so a
  * script can start the collector and use it on the next line. */
@@ -103,47 +131,232 @@ static void tell_parent(int *ready_fd, char status)
 	}
 }
 
-static void log_counts(const struct spz_ingest *in, const char *when)
+static void log_counts(const struct spz_ingest *in, const struct spz_forwarder *fwd, const char *when)
 {
 	clog_info("%s: %llu received, %llu stored, %llu duplicates, %llu rejected, %llu spool files", when,
 		  (unsigned long long)in->stats.received, (unsigned long long)in->stats.stored,
 		  (unsigned long long)in->stats.duplicates, (unsigned long long)in->stats.rejected,
 		  (unsigned long long)in->stats.spool_files);
+	if (fwd) {
+		const struct spz_forward_stats *fs = spz_forward_stats(fwd);
+		clog_info("%s: %llu delivered to the gateway, %llu attempts to retry, %llu refused by it, %d in flight",
+			  when, (unsigned long long)fs->delivered, (unsigned long long)fs->retried,
+			  (unsigned long long)fs->rejected, fs->in_flight);
+	}
+}
+
+/* "2.5" seconds -> 2500 ms; -1 when not a positive number. */
+static long seconds_ms(const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (end == arg || *end || !(v > 0) || v > 86400 * 7)
+		return -1;
+	return (long)(v * 1000 + 0.5);
+}
+
+static int read_key_file(const char *path, char *key, size_t cap)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(key, 1, cap - 1, f);
+	fclose(f);
+	key[n] = '\0';
+	while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r' || key[n - 1] == ' '))
+		key[--n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+struct collector_state {
+	struct spz_store store;
+	struct spz_ingest in;
+	struct spz_forwarder *fwd;
+	struct spz_pricing *pricing;
+	char pricing_path[4096];
+	bool pricing_required;
+	int64_t reprice_cursor;
+	bool repricing;
+};
+
+static void publish_state(struct collector_state *cs, const char *socket_path, const char *spool_dir,
+			  const struct spz_forward_config *fcfg)
+{
+	char v[640];
+	snprintf(v, sizeof(v), "%d", (int)getpid());
+	spz_store_meta_set(&cs->store, "collector.pid", v);
+	spz_store_meta_set(&cs->store, "collector.version", SPZ_VERSION);
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(v, sizeof(v), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	spz_store_meta_set(&cs->store, "collector.started_at", v);
+	spz_store_meta_set(&cs->store, "collector.socket", socket_path);
+	spz_store_meta_set(&cs->store, "collector.spool", spool_dir);
+	spz_store_meta_set(&cs->store, "forward.url", fcfg->enabled && cs->fwd ? fcfg->base_url : NULL);
+	spz_store_meta_set(&cs->store, "forward.state",
+			   !fcfg->enabled ? "off (no SPATURZU_API_KEY or gateway URL)" :
+			   cs->fwd	  ? "on" :
+					    "failed to start (see the log)");
+	spz_store_meta_set(&cs->store, "pricing.as_of", spz_pricing_as_of(cs->pricing));
+	spz_store_meta_set(&cs->store, "pricing.override", cs->pricing_path[0] ? cs->pricing_path : NULL);
+}
+
+static void publish_counts(struct collector_state *cs)
+{
+	char v[512];
+	snprintf(v, sizeof(v), "{\"received\":%llu,\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu}",
+		 (unsigned long long)cs->in.stats.received, (unsigned long long)cs->in.stats.stored,
+		 (unsigned long long)cs->in.stats.duplicates, (unsigned long long)cs->in.stats.rejected);
+	spz_store_meta_set(&cs->store, "ingest.counts", v);
+	if (cs->fwd) {
+		const struct spz_forward_stats *fs = spz_forward_stats(cs->fwd);
+		json_t *o = json_pack("{s:I,s:I,s:I,s:i}", "delivered", (json_int_t)fs->delivered, "retried",
+				      (json_int_t)fs->retried, "rejected", (json_int_t)fs->rejected, "inFlight",
+				      fs->in_flight);
+		if (fs->last_error[0])
+			json_object_set_new(o, "lastError", json_string(fs->last_error));
+		char *text = json_dumps(o, JSON_COMPACT);
+		spz_store_meta_set(&cs->store, "forward.counts", text);
+		free(text);
+		json_decref(o);
+	}
+}
+
+static int load_pricing(struct collector_state *cs)
+{
+	char err[600];
+	struct spz_pricing *p = spz_pricing_load(cs->pricing_path, cs->pricing_required, err, sizeof(err));
+	if (!p) {
+		clog_error("prices: %s", err);
+		return -1;
+	}
+	spz_pricing_free(cs->pricing);
+	cs->pricing = p;
+	cs->in.pricing = p;
+	cs->reprice_cursor = 0;
+	cs->repricing = true;
+	clog_info("prices of %zu models (data of %s)%s%s", spz_pricing_model_count(p), spz_pricing_as_of(p),
+		  cs->pricing_path[0] ? ", overrides from " : "", cs->pricing_path);
+	return 0;
 }
 
 int cmd_collector(int argc, char **argv)
 {
+	enum {
+		O_SPOOL = 256, O_LOG, O_PRICING, O_GATEWAY, O_KEYFILE, O_NOFWD, O_CA, O_INFLIGHT, O_TIMEOUT,
+		O_RBASE, O_RMAX, O_DRAIN,
+	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "db", required_argument, NULL, 'd' },
-		{ "spool", required_argument, NULL, 'S' },
+		{ "spool", required_argument, NULL, O_SPOOL },
 		{ "foreground", no_argument, NULL, 'f' },
-		{ "log", required_argument, NULL, 'L' },
+		{ "log", required_argument, NULL, O_LOG },
+		{ "pricing", required_argument, NULL, O_PRICING },
+		{ "gateway", required_argument, NULL, O_GATEWAY },
+		{ "api-key-file", required_argument, NULL, O_KEYFILE },
+		{ "no-forward", no_argument, NULL, O_NOFWD },
+		{ "gateway-ca", required_argument, NULL, O_CA },
+		{ "max-in-flight", required_argument, NULL, O_INFLIGHT },
+		{ "attempt-timeout", required_argument, NULL, O_TIMEOUT },
+		{ "retry-base", required_argument, NULL, O_RBASE },
+		{ "retry-max", required_argument, NULL, O_RMAX },
+		{ "drain-timeout", required_argument, NULL, O_DRAIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char socket_path[4096] = "", db_path[4096] = "", spool_dir[4096] = "", log_path[4096] = "";
-	bool foreground = false;
+	static struct collector_state cs;
+	memset(&cs, 0, sizeof(cs));
+	struct spz_forward_config fcfg;
+	spz_forward_config_defaults(&fcfg);
+	bool foreground = false, no_forward = false;
+	long drain_ms = 5000;
 	int c;
 	while ((c = getopt_long(argc, argv, "s:d:fh", opts, NULL)) != -1) {
+		long ms;
 		switch (c) {
 		case 's': snprintf(socket_path, sizeof(socket_path), "%s", optarg); break;
 		case 'd': snprintf(db_path, sizeof(db_path), "%s", optarg); break;
-		case 'S': snprintf(spool_dir, sizeof(spool_dir), "%s", optarg); break;
+		case O_SPOOL: snprintf(spool_dir, sizeof(spool_dir), "%s", optarg); break;
 		case 'f': foreground = true; break;
-		case 'L': snprintf(log_path, sizeof(log_path), "%s", optarg); break;
+		case O_LOG: snprintf(log_path, sizeof(log_path), "%s", optarg); break;
+		case O_PRICING:
+			snprintf(cs.pricing_path, sizeof(cs.pricing_path), "%s", optarg);
+			cs.pricing_required = true;
+			break;
+		case O_GATEWAY:
+			snprintf(fcfg.base_url, sizeof(fcfg.base_url), "%s", optarg);
+			fcfg.enabled = true;
+			break;
+		case O_KEYFILE:
+			if (read_key_file(optarg, fcfg.api_key, sizeof(fcfg.api_key)) < 0) {
+				fprintf(stderr, "spaturzu collector: cannot read an API key from %s\n", optarg);
+				return EXIT_USAGE;
+			}
+			fcfg.enabled = true;
+			break;
+		case O_NOFWD: no_forward = true; break;
+		case O_CA: snprintf(fcfg.ca_file, sizeof(fcfg.ca_file), "%s", optarg); break;
+		case O_INFLIGHT:
+			fcfg.max_in_flight = atoi(optarg);
+			if (fcfg.max_in_flight < 1 || fcfg.max_in_flight > 1000) {
+				fprintf(stderr, "spaturzu collector: --max-in-flight takes 1 to 1000\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_TIMEOUT:
+		case O_RBASE:
+		case O_RMAX:
+		case O_DRAIN:
+			if ((ms = seconds_ms(optarg)) < 0) {
+				fprintf(stderr, "spaturzu collector: '%s' is not a positive number of seconds\n", optarg);
+				return EXIT_USAGE;
+			}
+			if (c == O_TIMEOUT)
+				fcfg.attempt_timeout_ms = ms;
+			else if (c == O_RBASE)
+				fcfg.retry_base_ms = ms;
+			else if (c == O_RMAX)
+				fcfg.retry_max_ms = ms;
+			else
+				drain_ms = ms;
+			break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
 	}
+	if (no_forward)
+		fcfg.enabled = false;
 	if (optind < argc) {
 		fprintf(stderr, "spaturzu collector: unexpected argument '%s'\n\n%s", argv[optind], usage);
 		return EXIT_USAGE;
+	}
+	if (fcfg.enabled && strncmp(fcfg.base_url, "http://", 7) != 0 && strncmp(fcfg.base_url, "https://", 8) != 0) {
+		fprintf(stderr, "spaturzu collector: the gateway URL must start with https:// (or http://): %s\n",
+			fcfg.base_url);
+		return EXIT_USAGE;
+	}
+	if (!cs.pricing_path[0]) {
+		const char *env_pricing = getenv("SPATURZU_PRICING");
+		if (env_pricing && *env_pricing) {
+			snprintf(cs.pricing_path, sizeof(cs.pricing_path), "%s", env_pricing);
+			cs.pricing_required = true;
+		} else if (spz_path_config(cs.pricing_path, sizeof(cs.pricing_path), "pricing.json") < 0) {
+			cs.pricing_path[0] = '\0';
+		}
 	}
 	if ((!socket_path[0] && spz_path_socket(socket_path, sizeof(socket_path)) < 0) ||
 	    (!db_path[0] && spz_path_db(db_path, sizeof(db_path)) < 0) ||
 	    (!spool_dir[0] && spz_path_spool_dir(spool_dir, sizeof(spool_dir)) < 0)) {
 		fprintf(stderr, "spaturzu collector: a default path is too long; pass --socket, --db, --spool\n");
+		return 1;
+	}
+	/* Prices are checked before going to the background, so that a broken
+	 * override file is an error the user sees. */
+	if (load_pricing(&cs) < 0) {
+		fprintf(stderr, "spaturzu collector: fix or remove the price file, then start again\n");
 		return 1;
 	}
 
@@ -167,6 +380,7 @@ int cmd_collector(int argc, char **argv)
 			fprintf(stderr, "spaturzu collector: cannot open log %s: %s\n", log_path, strerror(errno));
 			return 1;
 		}
+		setvbuf(lf, NULL, _IOLBF, 0);
 		clog_to(lf);
 		if (daemonize(&ready_fd) < 0) {
 			fprintf(stderr, "spaturzu collector: cannot go to the background: %s\n", strerror(errno));
@@ -179,22 +393,21 @@ int cmd_collector(int argc, char **argv)
 		}
 	}
 
-	struct spz_store store;
-	struct spz_ingest in;
-	if (spz_store_open(&store, db_path, false) < 0) {
+	if (spz_store_open(&cs.store, db_path, false) < 0) {
 		tell_parent(&ready_fd, 1);
 		return 1;
 	}
-	int rc = spz_ingest_open(&in, socket_path, spool_dir, &store);
+	int rc = spz_ingest_open(&cs.in, socket_path, spool_dir, &cs.store);
 	if (rc < 0) {
 		if (rc == -2)
 			clog_error("another collector already serves %s", socket_path);
-		spz_store_close(&store);
+		spz_store_close(&cs.store);
 		tell_parent(&ready_fd, rc == -2 ? 3 : 1);
 		if (rc == -2 && foreground)
 			fprintf(stderr, "spaturzu collector: another collector already serves %s\n", socket_path);
 		return rc == -2 ? 3 : 1;
 	}
+	cs.in.pricing = cs.pricing;
 
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigemptyset(&sa.sa_mask);
@@ -204,41 +417,93 @@ int cmd_collector(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	clog_info("collector %d listening on %s, database %s, spool %s", (int)getpid(), socket_path, db_path,
-		  spool_dir);
-	spz_ingest_spool(&in);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	cs.fwd = spz_forward_new(&fcfg, &cs.store);
+	memset(fcfg.api_key, 0, sizeof(fcfg.api_key));
+	publish_state(&cs, socket_path, spool_dir, &fcfg);
+
+	clog_info("collector %d listening on %s, database %s, spool %s%s", (int)getpid(), socket_path, db_path,
+		  spool_dir, fcfg.enabled ? "" : "; forwarding off (no SPATURZU_API_KEY or gateway URL)");
+	if (spz_ingest_spool(&cs.in) > 0)
+		spz_forward_notify(cs.fwd);
 	tell_parent(&ready_fd, 0);
 
-	struct timespec last_spool;
+	struct timespec last_spool, last_publish;
 	clock_gettime(CLOCK_MONOTONIC, &last_spool);
+	last_publish = last_spool;
 	bool store_failing = false;
 	while (!stop_requested) {
-		struct pollfd pfd = { .fd = in.sock, .events = POLLIN };
-		int n = poll(&pfd, 1, store_failing ? 1000 : 500);
+		spz_forward_pump(cs.fwd);
+		int timeout = cs.repricing ? 0 : store_failing ? 1000 : 500;
+		int readable;
+		if (cs.fwd) {
+			readable = spz_forward_wait(cs.fwd, cs.in.sock, timeout);
+		} else {
+			struct pollfd pfd = { .fd = cs.in.sock, .events = POLLIN };
+			readable = poll(&pfd, 1, timeout) > 0;
+		}
 		if (reload_requested) {
 			reload_requested = 0;
-			clog_info("SIGHUP: settings reloaded");
+			if (load_pricing(&cs) == 0)
+				clog_info("SIGHUP: prices reloaded");
+			else
+				clog_error("SIGHUP: the price file is broken; keeping the prices in use");
 		}
-		if (n > 0 || store_failing) {
-			bool failed = spz_ingest_socket(&in) < 0;
+		if (readable || store_failing) {
+			int got = spz_ingest_socket(&cs.in);
+			bool failed = got < 0;
 			if (failed && !store_failing)
 				clog_error("the database does not take records (disk full?); holding them and retrying");
 			store_failing = failed;
+			if (got > 0)
+				spz_forward_notify(cs.fwd);
 		}
+		spz_forward_progress(cs.fwd);
+		if (cs.repricing && spz_store_reprice_step(&cs.store, cs.pricing, &cs.reprice_cursor, 500) <= 0)
+			cs.repricing = false;
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - last_spool.tv_sec >= 1) {
-			spz_ingest_spool(&in);
+			if (spz_ingest_spool(&cs.in) > 0)
+				spz_forward_notify(cs.fwd);
 			last_spool = now;
+		}
+		if (now.tv_sec - last_publish.tv_sec >= 5) {
+			publish_counts(&cs);
+			last_publish = now;
 		}
 	}
 	/* Drain: what is queued on the socket and in the spool is stored before
-	 * exit, bounded so a stuck database cannot hold the stop forever. */
-	for (int i = 0; i < 50 && spz_ingest_socket(&in) > 0; i++)
+	 * exit, bounded so a stuck database cannot hold the stop forever; POSTs
+	 * in flight get drain_ms to finish, the rest stay pending for the next
+	 * start. */
+	for (int i = 0; i < 50 && spz_ingest_socket(&cs.in) > 0; i++)
 		;
-	spz_ingest_spool(&in);
-	log_counts(&in, "stopping");
-	spz_ingest_close(&in);
-	spz_store_close(&store);
+	spz_ingest_spool(&cs.in);
+	if (cs.fwd) {
+		struct timespec t0, now;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			spz_forward_progress(cs.fwd);
+			if (spz_forward_stats(cs.fwd)->in_flight == 0)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long elapsed = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+			if (elapsed >= drain_ms)
+				break;
+			spz_forward_wait(cs.fwd, -1, (int)(drain_ms - elapsed < 100 ? drain_ms - elapsed : 100));
+		}
+		if (spz_forward_stats(cs.fwd)->in_flight)
+			clog_info("stopping: %d POSTs still in flight after %ld ms; their records are sent at the next start",
+				  spz_forward_stats(cs.fwd)->in_flight, drain_ms);
+	}
+	log_counts(&cs.in, cs.fwd, "stopping");
+	publish_counts(&cs);
+	spz_store_meta_set(&cs.store, "collector.pid", NULL);
+	spz_forward_free(cs.fwd);
+	curl_global_cleanup();
+	spz_ingest_close(&cs.in);
+	spz_store_close(&cs.store);
+	spz_pricing_free(cs.pricing);
 	return 0;
 }

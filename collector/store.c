@@ -227,3 +227,63 @@ int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const s
 	}
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
+
+int spz_store_reprice_step(struct spz_store *st, const struct spz_pricing *pricing, int64_t *cursor, int limit)
+{
+	sqlite3_stmt *q = NULL, *u = NULL;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT seq, record FROM calls WHERE seq > ? AND cost_pusd IS NULL ORDER BY seq LIMIT ?", -1,
+			       &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "UPDATE calls SET cost_usd = ?, cost_pusd = ?, priced_as = ? WHERE seq = ?", -1,
+			       &u, NULL) != SQLITE_OK) {
+		sqlite3_finalize(q);
+		return -1;
+	}
+	sqlite3_bind_int64(q, 1, *cursor);
+	sqlite3_bind_int(q, 2, limit);
+	int seen = 0, priced = 0;
+	bool tx = spz_store_begin(st) == 0;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		seen++;
+		*cursor = sqlite3_column_int64(q, 0);
+		const char *text = (const char *)sqlite3_column_text(q, 1);
+		struct spz_record rec;
+		char why[160];
+		if (!text || spz_record_decode(text, strlen(text), &rec, why, sizeof(why)) < 0)
+			continue;
+		struct spz_cost cost;
+		spz_price_call(pricing, rec.provider, rec.model, rec.response_model, rec.status, rec.tokens, &cost);
+		spz_record_clear(&rec);
+		if (cost.kind == SPZ_COST_UNKNOWN)
+			continue;
+		char usd[40];
+		spz_money_format(cost.pusd, 0, usd, sizeof(usd));
+		sqlite3_bind_text(u, 1, usd, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(u, 2, cost.pusd);
+		bind_text(u, 3, cost.priced_as[0] ? cost.priced_as : NULL);
+		sqlite3_bind_int64(u, 4, *cursor);
+		if (sqlite3_step(u) == SQLITE_DONE)
+			priced++;
+		sqlite3_reset(u);
+	}
+	sqlite3_finalize(q);
+	sqlite3_finalize(u);
+	if (tx && spz_store_commit(st) < 0)
+		spz_store_rollback(st);
+	if (priced)
+		clog_info("priced %d earlier calls whose model had no price", priced);
+	return seen;
+}
+
+int spz_store_meta_set(struct spz_store *st, const char *key, const char *value)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	bind_text(s, 2, value);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(s);
+	return rc;
+}

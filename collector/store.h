@@ -44,4 +44,11 @@ enum spz_delivery {
 int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from,
 		     const struct spz_cost *cost);
 
+/* Prices up to `limit` rows after *cursor that have no cost yet (a model
+ * that had no price, or rows of an older schema); advances the cursor.
+ * Returns rows looked at (0: done) or -1. */
+int spz_store_reprice_step(struct spz_store *st, const struct spz_pricing *pricing, int64_t *cursor, int limit);
+/* The collector's own state for `spaturzu status` (table meta). */
+int spz_store_meta_set(struct spz_store *st, const char *key, const char *value);
+
 #endif

@@ -60,6 +60,16 @@ int spz_path_db(char *out, size_t cap)
 	return fmt(out, cap, "/tmp/spaturzu-%u/spaturzu.db", (unsigned)getuid());
 }
 
+int spz_path_config(char *out, size_t cap, const char *name)
+{
+	const char *v;
+	if ((v = env("XDG_CONFIG_HOME")))
+		return fmt(out, cap, "%s/spaturzu/%s", v, name);
+	if ((v = env("HOME")))
+		return fmt(out, cap, "%s/.config/spaturzu/%s", v, name);
+	return fmt(out, cap, "/etc/spaturzu/%s", name);
+}
+
 int spz_mkdirs(const char *dir, unsigned mode)
 {
 	char buf[4096];

@@ -11,6 +11,9 @@
 int spz_path_socket(char *out, size_t cap);
 int spz_path_spool_dir(char *out, size_t cap);
 int spz_path_db(char *out, size_t cap);
+/* A user's configuration file: $XDG_CONFIG_HOME/spaturzu/NAME, else
+ * ~/.config/spaturzu/NAME, else /etc/spaturzu/NAME. */
+int spz_path_config(char *out, size_t cap, const char *name);
 /* Creates dir and its missing parents, the last one with mode. */
 int spz_mkdirs(const char *dir, unsigned mode);
 

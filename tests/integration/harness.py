@@ -31,6 +31,9 @@ CLIENT_PYTHON = os.environ.get("SPZ_CLIENT_PYTHON", "/usr/bin/python3")
 CURL = os.environ["SPZ_CURL_LITE"] if SANITIZE else (shutil.which("curl") or "/usr/bin/curl")
 
 
+GATEWAY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gateway", "gateway.py")
+
+
 def certs_dir():
     """The test CA and server certificate, made once per build tree."""
     d = os.path.join(BUILD_ROOT, "test-certs")
@@ -133,11 +136,19 @@ class World:
             time.sleep(0.02)
         raise RuntimeError("timed out waiting for " + path)
 
-    def start_collector(self):
+    def collector_env(self, **extra):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("SPATURZU_") and k != "LD_PRELOAD"}
+        # No user's price overrides leak into a test.
+        e["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
+        e.update({k: str(v) for k, v in extra.items()})
+        return e
+
+    def start_collector(self, args=(), **env):
         with open(os.path.join(self.dir, "collector.err"), "a") as err:
             self.collector = subprocess.Popen(
                 [SPATURZU, "collector", "--foreground", "--socket", self.socket, "--db", self.db,
-                 "--spool", self.spool], stdout=subprocess.DEVNULL, stderr=err)
+                 "--spool", self.spool] + list(args), stdout=subprocess.DEVNULL, stderr=err,
+                env=self.collector_env(**env))
         end = time.time() + 15
         while not os.path.exists(self.socket):
             if time.time() > end or self.collector.poll() is not None:
@@ -225,6 +236,54 @@ class World:
                 return f.read()
         except OSError:
             return ""
+
+
+class Gateway:
+    """The gateway stand-in (tests/gateway/gateway.py) on a loopback port."""
+
+    def __init__(self, workdir, key="", port=0):
+        self.workdir, self.key = workdir, key
+        self.port_file = os.path.join(workdir, "gateway-port-%d" % time.monotonic_ns())
+        self.proc = subprocess.Popen([CLIENT_PYTHON, GATEWAY, "--port-file", self.port_file, "--key", key,
+                                      "--port", str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = time.time() + 15
+        while not os.path.exists(self.port_file):
+            if time.time() > end or self.proc.poll() is not None:
+                raise RuntimeError("gateway stub did not start")
+            time.sleep(0.02)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def _call(self, method, path, body=None):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"content-type": "application/json"})
+        r = c.getresponse()
+        data = json.loads(r.read() or b"null")
+        c.close()
+        return data
+
+    def control(self, mode, count=None):
+        return self._call("POST", "/_control", {"mode": mode, "count": count})
+
+    def state(self):
+        return self._call("GET", "/_state")
+
+    def wait_accepted(self, ids, timeout=30):
+        end = time.time() + timeout
+        while True:
+            st = self.state()
+            if set(ids) <= set(st["accepted"]) or time.time() > end:
+                return st
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 class Case(unittest.TestCase):
