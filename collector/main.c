@@ -15,13 +15,17 @@ static const char usage[] =
 	"Commands:\n"
 	"  collector   receive and store call records (the daemon)\n"
 	"  calls       list stored calls\n"
+	"  status      the collector's health, backlog, delivery errors, unpriced models\n"
 	"\n"
 	"`spaturzu COMMAND --help` describes each command.\n"
 	"\n"
 	"Environment:\n"
 	"  SPATURZU_SOCKET   the collector's socket\n"
 	"  SPATURZU_DB       the database\n"
-	"  SPATURZU_SPOOL    where shims leave records when no collector listens\n";
+	"  SPATURZU_SPOOL    where shims leave records when no collector listens\n"
+	"  SPATURZU_API_KEY  the gateway key; the collector forwards records when set\n"
+	"  SPATURZU_BASE_URL the gateway (default https://spaturzu-api.superchiu.org)\n"
+	"  SPATURZU_PRICING  a price override file (default ~/.config/spaturzu/pricing.json)\n";
 
 int main(int argc, char **argv)
 {
@@ -42,6 +46,8 @@ int main(int argc, char **argv)
 		return cmd_collector(argc - 1, argv + 1);
 	if (strcmp(cmd, "calls") == 0)
 		return cmd_calls(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	fprintf(stderr, "spaturzu: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -1,0 +1,184 @@
+"""The collector on its own: hostile datagrams never stop ingestion,
+`spaturzu status` tells the backlog, the delivery error and the unpriced
+models, SIGHUP reloads prices and prices the calls that had none, a broken
+price file is refused with a clear message."""
+import array
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import harness
+
+
+def record(i, **over):
+    r = {"id": str(uuid.UUID(int=(0x019b << 112) | (7 << 76) | (0x8 << 60) | i)), "provider": "openai",
+         "model": "gpt-4o-mini", "status": 200, "promptTokens": 1000, "completionTokens": 100,
+         "agentName": "col", "startedAt": "2026-11-23T10:00:00.000Z"}
+    r.update(over)
+    return r
+
+
+class Collector(harness.Case):
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.world = harness.World(start_collector=False)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+
+    def tearDown(self):
+        self.sock.close()
+        self.world.close()
+
+    def send(self, data):
+        if isinstance(data, dict):
+            data = json.dumps(data).encode()
+        self.sock.sendto(data, self.world.socket)
+
+    def spaturzu(self, *args, check=True):
+        p = subprocess.run([harness.SPATURZU] + list(args) + ["--db", self.world.db], capture_output=True,
+                           text=True, env=self.world.collector_env())
+        if check and p.returncode not in (0, 1):
+            raise AssertionError(p.stderr)
+        return p
+
+    def status(self):
+        p = self.spaturzu("status", "--json", "--socket", self.world.socket, "--spool", self.world.spool)
+        return json.loads(p.stdout), p.returncode
+
+    def test_hostile_datagrams_never_stop_ingestion(self):
+        self.world.start_collector()
+        deep = b"[" * 100000 + b"]" * 100000
+        hostile = [
+            b"x" * 65537,                                             # beyond 64 KiB
+            b"", b"{", b'{"id": "x"', b"null", b"[]", b'"string"', b"\x00\x01\x02",
+            json.dumps(record(1))[:-5].encode(),                      # truncated
+            b'{"id": "\xff\xfe", "provider": "openai"}',                # invalid UTF-8
+            deep[:60000],                                             # deep nesting
+            json.dumps(record(2, status="200")).encode(),             # wrong types
+            json.dumps(record(3, promptTokens=-5)).encode(),
+            json.dumps(record(4, promptTokens=10 ** 30)).encode(),
+            json.dumps(record(5, agentPath="planner")).encode(),
+            json.dumps(record(6, tags={"k%d" % i: "v" for i in range(40)})).encode(),
+            json.dumps(record(7, id="not-a-uuid")).encode(),
+            json.dumps(record(8, model="m\u0000odel")).encode(),
+            json.dumps(record(9, status=99)).encode(),
+            b'{"id": "01968d1c-2b3a-7c4d-8e5f-0123456789ab", "id": "01968d1c-2b3a-7c4d-8e5f-0123456789ac",'
+            b' "provider": "openai", "model": "m", "status": 200}',     # duplicate keys
+        ]
+        valid = [record(100 + i) for i in range(20)]
+        for i, h in enumerate(hostile):
+            self.send(h)
+            self.send(valid[i % len(valid)] if i < len(valid) else record(200 + i))
+        # A descriptor passed along must not leak into the collector.
+        r, w = os.pipe()
+        fds = array.array("i", [r, w])
+        self.sock.sendmsg([json.dumps(record(300)).encode()],
+                          [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)], 0, self.world.socket)
+        os.close(r)
+        os.close(w)
+        want = len(hostile) + 1
+        recs = self.world.wait_records(want)
+        self.assertEqual(len(recs), want, self.world.collector_log())
+        self.assertIsNone(self.world.collector.poll(), "the collector is alive")
+        fd_dir = "/proc/%d/fd" % self.world.collector.pid
+        targets = [os.readlink(os.path.join(fd_dir, f)) for f in os.listdir(fd_dir)]
+        self.assertFalse([t for t in targets if t.startswith("pipe:")], targets)
+        self.world.stop_collector()
+        log = self.world.collector_log()
+        self.assertIn("%d rejected" % len(hostile), log)
+        self.assertIn("size 65537 out of bounds", log)
+
+    def test_status_sighup_and_unpriced_models(self):
+        dead = socket.socket()
+        dead.bind(("127.0.0.1", 0))
+        port = dead.getsockname()[1]
+        dead.close()  # nothing listens there: the gateway is down
+        self.world.start_collector(["--gateway", "http://127.0.0.1:%d" % port, "--retry-base", "0.2"],
+                                   SPATURZU_API_KEY="spa_x")
+        self.send(record(1))                                                   # priced
+        self.send(record(2, provider="openai-compatible", model="acme-llm-7b"))  # unknown
+        self.send(record(3, model="gpt-4o-mini", status=429, promptTokens=None, completionTokens=None))
+        recs = self.world.wait_records(3)
+        self.assertEqual(len(recs), 3)
+        by_id = {r["id"]: r for r in recs}
+        # 1000 x 0.15 + 100 x 0.60
+        self.assertEqual(by_id[record(1)["id"]]["costUsd"], "0.00021")
+        self.assertIsNone(by_id[record(2)["id"]]["costUsd"], "unknown is null, never 0")
+        self.assertEqual(by_id[record(3)["id"]]["costUsd"], "0", "an error without usage bills nothing")
+        time.sleep(1.5)
+        st, rc = self.status()
+        self.assertEqual(rc, 0)
+        self.assertTrue(st["collector"]["running"])
+        self.assertEqual(st["collector"]["pid"], self.world.collector.pid)
+        self.assertEqual(st["database"]["calls"], 3)
+        fwd = st["forwarding"]
+        self.assertEqual(fwd["backlog"], 3)
+        self.assertEqual(fwd["failing"], 3)
+        self.assertIn("Couldn't connect", fwd["lastError"])
+        self.assertEqual(fwd["delivered"], 0)
+        self.assertEqual([(u["provider"], u["model"], u["calls"]) for u in st["pricing"]["unknownModels"]],
+                         [("openai-compatible", "acme-llm-7b", 1)])
+        text = self.spaturzu("status", "--socket", self.world.socket, "--spool", self.world.spool).stdout
+        self.assertIn("acme-llm-7b", text)
+        self.assertIn("3 records waiting", text)
+        self.assertNotIn("spa_x", text + json.dumps(st) + self.world.collector_log())
+
+        # A price for it, SIGHUP: the stored call gets its cost.
+        cfg = os.path.join(self.world.dir, "config", "spaturzu")
+        os.makedirs(cfg, exist_ok=True)
+        with open(os.path.join(cfg, "pricing.json"), "w") as f:
+            json.dump({"providers": {"openai-compatible": {"models": {
+                "acme-llm-7b": {"input": "0.20", "output": "0.40"}}}}}, f)
+        self.world.collector.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while time.time() < end:
+            rec = {r["id"]: r for r in self.world.records()}[record(2)["id"]]
+            if rec["costUsd"] is not None:
+                break
+            time.sleep(0.1)
+        self.assertEqual(rec["costUsd"], "0.00024")  # 1000 x 0.20 + 100 x 0.40
+        st, _ = self.status()
+        self.assertEqual(st["pricing"]["unknownModels"], [])
+        self.assertIn("SIGHUP: prices reloaded", self.world.collector_log())
+
+        # A broken file on SIGHUP keeps the prices in use.
+        with open(os.path.join(cfg, "pricing.json"), "w") as f:
+            f.write("{broken")
+        self.world.collector.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        self.assertIn("SIGHUP: the price file is broken", self.world.collector_log())
+        self.assertIsNone(self.world.collector.poll())
+
+        # Stopped: status says so, exits 1, and still reports the store.
+        self.world.stop_collector()
+        st, rc = self.status()
+        self.assertEqual(rc, 1)
+        self.assertFalse(st["collector"]["running"])
+        self.assertEqual(st["forwarding"]["backlog"], 3)
+
+    def test_broken_price_file_refused_at_start(self):
+        bad = os.path.join(self.world.dir, "bad.json")
+        with open(bad, "w") as f:
+            json.dump({"providers": {"openai": {"models": {"gpt-4o": {"input": 2.5, "output": "10"}}}}}, f)
+        p = subprocess.run([harness.SPATURZU, "collector", "--foreground", "--socket", self.world.socket,
+                            "--db", self.world.db, "--pricing", bad], capture_output=True, text=True,
+                           env=self.world.collector_env(), timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(bad, p.stderr)
+        self.assertIn("providers.openai.models.gpt-4o: input must be a decimal string", p.stderr)
+        self.assertIn("fix or remove the price file", p.stderr)
+
+
+if __name__ == "__main__":
+    harness.main()
