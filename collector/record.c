@@ -168,9 +168,7 @@ int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char 
 		snprintf(why, why_len, "not a JSON object");
 		goto fail;
 	}
-	out = json_object();
-	if (!out)
-		goto fail;
+	size_t known = 0;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		const struct field *f = &fields[i];
 		json_t *v = json_object_get(in, f->name);
@@ -183,9 +181,37 @@ int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char 
 		}
 		if (check_field(f, v, why, why_len) < 0)
 			goto fail;
-		json_object_set(out, f->name, v);
+		known++;
+	}
+	if (known == json_object_size(in) && memchr(buf, '\n', len) == NULL) {
+		/* What the shim sends: known fields only. Stored as received, which
+		 * spares building and printing a copy on the ingest path. */
+		out = in;
+		in = NULL;
+		rec->text = malloc(len + 1);
+		if (!rec->text)
+			goto fail;
+		memcpy(rec->text, buf, len);
+		rec->text[len] = '\0';
+		goto decoded;
+	}
+	out = json_object();
+	if (!out)
+		goto fail;
+	/* Unknown fields or nulls: keep the known, validated ones, in order. */
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *v = json_object_get(in, fields[i].name);
+		if (v && !json_is_null(v))
+			json_object_set(out, fields[i].name, v);
 	}
 	json_decref(in);
+	in = NULL;
+	rec->text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!rec->text) {
+		snprintf(why, why_len, "out of memory");
+		goto fail;
+	}
+decoded:
 	rec->json = out;
 	rec->id = str_or_null(out, "id");
 	rec->provider = str_or_null(out, "provider");
@@ -207,11 +233,14 @@ int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char 
 fail:
 	json_decref(in);
 	json_decref(out);
+	free(rec->text);
+	rec->text = NULL;
 	return -1;
 }
 
 void spz_record_clear(struct spz_record *rec)
 {
 	json_decref(rec->json);
+	free(rec->text);
 	memset(rec, 0, sizeof(*rec));
 }

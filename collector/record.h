@@ -24,7 +24,9 @@ enum spz_token_field {
 };
 
 struct spz_record {
-	json_t *json; /* normalised object, owned */
+	json_t *json; /* the validated object, owned */
+	char *text;   /* its compact JSON for the store, owned: the datagram itself
+		       * when it held known fields only, else re-serialised */
 	const char *id;
 	const char *provider;
 	const char *model;

@@ -181,9 +181,7 @@ static void now_rfc3339(char *out, size_t cap)
 int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const struct spz_sender *from,
 		     const struct spz_cost *cost)
 {
-	char *text = json_dumps(rec->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!text)
-		return -1;
+	const char *text = rec->text;
 	char received[40];
 	now_rfc3339(received, sizeof(received));
 	sqlite3_stmt *s = st->insert;
@@ -216,11 +214,10 @@ int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const s
 	}
 	bind_opt_int(s, 19, from ? from->uid : -1);
 	bind_opt_int(s, 20, from ? from->pid : -1);
-	sqlite3_bind_text(s, 21, text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 21, text, -1, SQLITE_STATIC);
 	/* Refused calls never go to the gateway (GATEWAY.md). */
 	sqlite3_bind_int(s, 24, rec->refused ? SPZ_DELIVERY_LOCAL : SPZ_DELIVERY_PENDING);
 	int rc = sqlite3_step(s);
-	free(text);
 	if (rc != SQLITE_DONE) {
 		clog_error("database insert failed: %s", sqlite3_errmsg(st->db));
 		return -1;
