@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,6 +76,16 @@ static const char usage[] =
 	"                      each times a random factor in [0.75, 1.25] (default 1)\n"
 	"      --retry-max SECONDS  retry interval after that schedule, for as long\n"
 	"                      as the gateway stays away (default 60)\n"
+	"\n"
+	"System-wide mode (one collector for several users):\n"
+	"      --system        socket " SPZ_SYSTEM_SOCKET " shared with a group (directory\n"
+	"                      0750, socket 0660), database " SPZ_SYSTEM_DB ",\n"
+	"                      shared spool " SPZ_SYSTEM_SPOOL " (mode 1730: members drop\n"
+	"                      files, nobody lists them); each record keeps its sender's\n"
+	"                      uid. Shims of users without a collector of their own\n"
+	"                      send here by themselves; set SPATURZU_SPOOL=" SPZ_SYSTEM_SPOOL "\n"
+	"                      for their spool. See dist/spaturzu-collector.service.\n"
+	"      --group NAME    the group allowed to send (default spaturzu)\n"
 	"\n"
 	"Process:\n"
 	"  -f, --foreground    stay in the foreground and log to stderr\n"
@@ -245,7 +256,7 @@ int cmd_collector(int argc, char **argv)
 {
 	enum {
 		O_SPOOL = 256, O_LOG, O_PRICING, O_GATEWAY, O_KEYFILE, O_NOFWD, O_CA, O_INFLIGHT, O_TIMEOUT,
-		O_RBASE, O_RMAX, O_DRAIN,
+		O_RBASE, O_RMAX, O_DRAIN, O_SYSTEM, O_GROUP,
 	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -263,6 +274,8 @@ int cmd_collector(int argc, char **argv)
 		{ "retry-base", required_argument, NULL, O_RBASE },
 		{ "retry-max", required_argument, NULL, O_RMAX },
 		{ "drain-timeout", required_argument, NULL, O_DRAIN },
+		{ "system", no_argument, NULL, O_SYSTEM },
+		{ "group", required_argument, NULL, O_GROUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -271,7 +284,8 @@ int cmd_collector(int argc, char **argv)
 	memset(&cs, 0, sizeof(cs));
 	struct spz_forward_config fcfg;
 	spz_forward_config_defaults(&fcfg);
-	bool foreground = false, no_forward = false;
+	bool foreground = false, no_forward = false, system_mode = false;
+	const char *group_name = "spaturzu";
 	long drain_ms = 5000;
 	int c;
 	while ((c = getopt_long(argc, argv, "s:d:fh", opts, NULL)) != -1) {
@@ -298,6 +312,8 @@ int cmd_collector(int argc, char **argv)
 			fcfg.enabled = true;
 			break;
 		case O_NOFWD: no_forward = true; break;
+		case O_SYSTEM: system_mode = true; break;
+		case O_GROUP: group_name = optarg; break;
 		case O_CA: snprintf(fcfg.ca_file, sizeof(fcfg.ca_file), "%s", optarg); break;
 		case O_INFLIGHT:
 			fcfg.max_in_flight = atoi(optarg);
@@ -345,6 +361,32 @@ int cmd_collector(int argc, char **argv)
 			cs.pricing_required = true;
 		} else if (spz_path_config(cs.pricing_path, sizeof(cs.pricing_path), "pricing.json") < 0) {
 			cs.pricing_path[0] = '\0';
+		}
+	}
+	long gid = -1;
+	if (system_mode) {
+		struct group *g = getgrnam(group_name);
+		if (!g) {
+			fprintf(stderr,
+				"spaturzu collector: group '%s' does not exist. Create it (groupadd --system %s) and add\n"
+				"  the users whose programs should report, or name another with --group.\n",
+				group_name, group_name);
+			return 1;
+		}
+		gid = (long)g->gr_gid;
+		if (!socket_path[0])
+			snprintf(socket_path, sizeof(socket_path), "%s", SPZ_SYSTEM_SOCKET);
+		if (!db_path[0])
+			snprintf(db_path, sizeof(db_path), "%s", SPZ_SYSTEM_DB);
+		if (!spool_dir[0])
+			snprintf(spool_dir, sizeof(spool_dir), "%s", SPZ_SYSTEM_SPOOL);
+		/* A drop box: members create their spool files, nobody lists or
+		 * removes another's; the collector reads and removes them. */
+		if (spz_mkdirs(spool_dir, 01730) < 0 || chown(spool_dir, (uid_t)-1, (gid_t)gid) < 0 ||
+		    chmod(spool_dir, 01730) < 0) {
+			fprintf(stderr, "spaturzu collector: cannot prepare the shared spool %s: %s\n", spool_dir,
+				strerror(errno));
+			return 1;
 		}
 	}
 	if ((!socket_path[0] && spz_path_socket(socket_path, sizeof(socket_path)) < 0) ||
@@ -397,7 +439,8 @@ int cmd_collector(int argc, char **argv)
 		tell_parent(&ready_fd, 1);
 		return 1;
 	}
-	int rc = spz_ingest_open(&cs.in, socket_path, spool_dir, &cs.store);
+	int rc = system_mode ? spz_ingest_open_shared(&cs.in, socket_path, spool_dir, &cs.store, gid) :
+			       spz_ingest_open(&cs.in, socket_path, spool_dir, &cs.store);
 	if (rc < 0) {
 		if (rc == -2)
 			clog_error("another collector already serves %s", socket_path);

@@ -35,21 +35,37 @@ static void note_rejected(struct spz_ingest *in, const char *source, const char 
 			  (unsigned long long)in->stats.rejected);
 }
 
-static int check_private_dir(const char *dir)
+static int check_private_dir(const char *dir, bool shared)
 {
 	struct stat st;
 	if (stat(dir, &st) < 0)
 		return -1;
-	if (st.st_uid != geteuid() || (st.st_mode & 0022)) {
-		clog_error("%s is not a private directory of this user (owner %u, mode %o); "
+	if (st.st_uid != geteuid() || (st.st_mode & (shared ? 0027 : 0022))) {
+		clog_error("%s is not a %s directory of this user (owner %u, mode %o); "
 			   "choose another --socket",
+			   shared ? "group-only" : "private",
 			   dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
 }
 
+static int open_socket(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store,
+		       long gid);
+
 int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store)
+{
+	return open_socket(in, socket_path, spool_dir, store, -1);
+}
+
+int spz_ingest_open_shared(struct spz_ingest *in, const char *socket_path, const char *spool_dir,
+			   struct spz_store *store, long gid)
+{
+	return open_socket(in, socket_path, spool_dir, store, gid);
+}
+
+static int open_socket(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store,
+		       long gid)
 {
 	memset(in, 0, sizeof(*in));
 	in->sock = -1;
@@ -72,7 +88,11 @@ int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *
 		clog_error("cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (check_private_dir(dir) < 0)
+	if (gid >= 0 && (chown(dir, (uid_t)-1, (gid_t)gid) < 0 || chmod(dir, 0750) < 0)) {
+		clog_error("cannot give %s to group %ld: %s", dir, gid, strerror(errno));
+		return -1;
+	}
+	if (check_private_dir(dir, gid >= 0) < 0)
 		return -1;
 
 	char lock_path[sizeof(addr.sun_path) + 8];
@@ -94,7 +114,16 @@ int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *
 		spz_ingest_close(in);
 		return -1;
 	}
-	chmod(socket_path, 0600);
+	if (gid >= 0) {
+		/* Members of the group may send; credentials say who did. */
+		if (chown(socket_path, (uid_t)-1, (gid_t)gid) < 0 || chmod(socket_path, 0660) < 0) {
+			clog_error("cannot share %s with group %ld: %s", socket_path, gid, strerror(errno));
+			spz_ingest_close(in);
+			return -1;
+		}
+	} else {
+		chmod(socket_path, 0600);
+	}
 	int one = 1;
 	setsockopt(in->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	int rcvbuf = 8 * 1024 * 1024;

@@ -32,6 +32,10 @@ struct spz_ingest {
  * credentials on) after taking the per-socket lock that keeps a second
  * collector out. Returns 0, -1 on error, -2 if another collector holds it. */
 int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store);
+/* The same for a socket shared with the members of group gid (system
+ * mode): the directory is 0750 and the socket 0660, both of that group. */
+int spz_ingest_open_shared(struct spz_ingest *in, const char *socket_path, const char *spool_dir,
+			   struct spz_store *store, long gid);
 void spz_ingest_close(struct spz_ingest *in);
 /* Reads what the socket holds now (bounded batch); returns records read or -1. */
 int spz_ingest_socket(struct spz_ingest *in);

@@ -6,6 +6,12 @@
 
 #include <stddef.h>
 
+/* The system-wide collector (`spaturzu collector --system`): one socket
+ * for the members of a group, its database and a shared spool. */
+#define SPZ_SYSTEM_SOCKET "/run/spaturzu/collector.sock"
+#define SPZ_SYSTEM_DB "/var/lib/spaturzu/spaturzu.db"
+#define SPZ_SYSTEM_SPOOL "/var/spool/spaturzu"
+
 /* Each fills out (NUL-terminated) and returns 0, or -1 if it does not fit.
  * Order: the SPATURZU_* variable, then XDG, then a per-uid /tmp fallback. */
 int spz_path_socket(char *out, size_t cap);

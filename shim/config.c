@@ -37,6 +37,8 @@ static void load(void)
 		spz_log("socket path too long; records go to the spool");
 		config.socket_path[0] = '\0';
 	}
+	const char *sock_env = getenv("SPATURZU_SOCKET");
+	config.socket_defaulted = !(sock_env && *sock_env);
 	if (spz_path_spool_dir(config.spool_dir, sizeof(config.spool_dir)) < 0)
 		config.spool_dir[0] = '\0';
 	ssize_t n = readlink("/proc/self/exe", config.exe, sizeof(config.exe) - 1);

@@ -10,6 +10,7 @@
 struct spz_config {
 	bool disabled;
 	char socket_path[108]; /* sun_path's size */
+	bool socket_defaulted;  /* no SPATURZU_SOCKET: the system socket is a fallback */
 	char spool_dir[512];
 	char exe[256];
 	struct spz_process_attr attr;

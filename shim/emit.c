@@ -108,6 +108,10 @@ int spz_emit(const struct spz_config *cfg, const char *record, size_t len)
 	if (send_datagram(cfg->socket_path, record, len) == 0)
 		return 0;
 	int send_errno = errno;
+	/* No collector of this user: a system-wide one, if the host runs it. */
+	if (cfg->socket_defaulted && (send_errno == ENOENT || send_errno == ECONNREFUSED) &&
+	    send_datagram(SPZ_SYSTEM_SOCKET, record, len) == 0)
+		return 0;
 	/* The line is the record plus a newline; the record buffer has room. */
 	char *line = (char *)record;
 	line[len] = '\n';

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import unittest
 import uuid
 
 import harness
@@ -178,6 +179,55 @@ class Collector(harness.Case):
         self.assertIn(bad, p.stderr)
         self.assertIn("providers.openai.models.gpt-4o: input must be a decimal string", p.stderr)
         self.assertIn("fix or remove the price file", p.stderr)
+
+
+class SystemMode(harness.Case):
+    """`--system`: one socket for a group's members; others are kept out;
+    each record keeps the uid that sent it."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root to create a group and switch users")
+        cls.group = "spztest%d" % os.getpid()
+        subprocess.run(["groupadd", cls.group], check=True)
+        import grp
+        cls.gid = grp.getgrnam(cls.group).gr_gid
+        cls.world = harness.World(start_collector=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.world.close()
+        subprocess.run(["groupdel", cls.group], check=False)
+
+    def send_as(self, uid, groups, rec):
+        code = ("import os,socket,sys\n"
+                "os.setgroups(%r); os.setgid(65534); os.setuid(%d)\n"
+                "s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                "try:\n    s.sendto(sys.argv[1].encode(), sys.argv[2]); print('sent')\n"
+                "except OSError as e:\n    print(e.errno)\n") % (groups, uid)
+        return subprocess.run([harness.CLIENT_PYTHON, "-c", code, json.dumps(rec), self.world.socket],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    def test_group_members_send_others_cannot(self):
+        w = self.world
+        os.chmod(w.dir, 0o711)  # others may pass through to the socket's directory
+        spool = os.path.join(w.dir, "system-spool")
+        w.start_collector(["--system", "--group", self.group, "--spool", spool])
+        run_dir = os.path.dirname(w.socket)
+        st = os.stat(run_dir)
+        self.assertEqual((st.st_gid, st.st_mode & 0o7777), (self.gid, 0o750))
+        st = os.stat(w.socket)
+        self.assertEqual((st.st_gid, st.st_mode & 0o777), (self.gid, 0o660))
+        st = os.stat(spool)
+        self.assertEqual((st.st_gid, st.st_mode & 0o7777), (self.gid, 0o1730))
+        # nobody (65534) in the group may send; without it, the kernel refuses.
+        self.assertEqual(self.send_as(65534, [self.gid], record(1, agentName="member")), "sent")
+        import errno
+        self.assertEqual(self.send_as(65534, [], record(2, agentName="outsider")), str(errno.EACCES))
+        recs = w.wait_records(1)
+        self.assertEqual([r["agentName"] for r in recs], ["member"])
+        self.assertEqual(recs[0]["uid"], 65534)
 
 
 if __name__ == "__main__":
