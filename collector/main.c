@@ -13,7 +13,10 @@ static const char usage[] =
 	"collects, stores and shows what they did.\n"
 	"\n"
 	"Commands:\n"
-	"  collector   receive and store call records (the daemon)\n"
+	"  run         run a command under the shim as one run; print its cost\n"
+	"  report      spend per agent (or model, provider, run, tag), 7 and 30 days\n"
+	"  trace       one run's calls as a tree of agents\n"
+	"  collector   receive, price, store and forward call records (the daemon)\n"
 	"  calls       list stored calls\n"
 	"  status      the collector's health, backlog, delivery errors, unpriced models\n"
 	"\n"
@@ -48,6 +51,12 @@ int main(int argc, char **argv)
 		return cmd_calls(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "trace") == 0)
+		return cmd_trace(argc - 1, argv + 1);
 	fprintf(stderr, "spaturzu: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }
