@@ -164,6 +164,22 @@ class RunAndReport(harness.Case):
         self.assertEqual(seven["rows"][2]["costUsd"], "0.00055")
         self.assertEqual(thirty["rows"][0], dict(thirty["rows"][0], key="writer", costUsd="0.64055", calls=2))
         self.assertEqual(thirty["total"]["costUsd"], "0.71565")
+        # calls filters
+        def ids(*args):
+            out = self.spaturzu("calls", "--json", *args).stdout
+            return [json.loads(l)["model"] for l in out.splitlines()]
+        self.assertEqual(ids("--model", "gpt-4o"), ["gpt-4o", "gpt-4o"])
+        self.assertEqual(ids("--provider", "anthropic"), ["claude-sonnet-4-5"])
+        self.assertEqual(ids("--status", "ok", "--agent", "writer"),
+                         ["gpt-4o", "gemini-2.5-pro", "gpt-3.5-turbo-0301"])
+        self.assertEqual(ids("--status", "error"), [])
+        self.assertEqual(ids("--since", "2026-11-20T00:00Z"), ["claude-sonnet-4-5", "gpt-4o-mini", "gpt-4o"])
+        table = self.spaturzu("calls", "--model", "acme-llm").stdout
+        self.assertIn("COST USD", table)
+        self.assertTrue(table.splitlines()[1].endswith(" ?"), table)
+        p = self.spaturzu("calls", "--status", "teapot", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--status takes 429, 4xx, 5xx, ok or error", p.stderr)
         # Errors say what is wrong.
         for args, says in [(["--by", "colour"], "cannot group by 'colour'"),
                            (["--since", "last tuesday"], "--since 'last tuesday' is not a date"),
