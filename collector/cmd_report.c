@@ -1,6 +1,7 @@
 /* `spaturzu report`: who spent what. By default per agent over the last 7
  * and the last 30 days; --by another grouping, --since/--until one window.
  * Table, JSON or CSV. Reads the database only. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "../common/paths.h"
 #include "cli.h"
+#include "report_html.h"
 #include "spend.h"
 #include "store.h"
 
@@ -31,6 +33,9 @@ static const char usage[] =
 	"      --run ID        only the calls of one run\n"
 	"      --json          JSON: {\"windows\": [{window, since, until, by, rows, total}]}\n"
 	"      --csv           CSV with a header line, one row per group and a TOTAL row\n"
+	"      --html FILE     a self-contained page (no script, no network) with cost\n"
+	"                      per agent per day, share per model, the top runs and\n"
+	"                      the per-agent tables; `-` for stdout\n"
 	"      --now TIME      take TIME as now (reproducible reports)\n"
 	"  -d, --db PATH       database (default: $SPATURZU_DB, else\n"
 	"                      $XDG_DATA_HOME/spaturzu/spaturzu.db)\n"
@@ -43,14 +48,15 @@ static const char usage[] =
 
 int cmd_report(int argc, char **argv)
 {
-	enum { O_SINCE = 256, O_UNTIL, O_RUN, O_JSON, O_CSV, O_NOW };
+	enum { O_SINCE = 256, O_UNTIL, O_RUN, O_JSON, O_CSV, O_NOW, O_HTML };
 	static const struct option opts[] = {
 		{ "by", required_argument, NULL, 'b' },	 { "since", required_argument, NULL, O_SINCE },
 		{ "until", required_argument, NULL, O_UNTIL }, { "run", required_argument, NULL, O_RUN },
 		{ "json", no_argument, NULL, O_JSON },	 { "csv", no_argument, NULL, O_CSV },
-		{ "now", required_argument, NULL, O_NOW },	 { "db", required_argument, NULL, 'd' },
+		{ "now", required_argument, NULL, O_NOW },	 { "html", required_argument, NULL, O_HTML },	 { "db", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },		 { NULL, 0, NULL, 0 },
 	};
+	const char *html = NULL;
 	const char *by = "agent", *since_arg = NULL, *until_arg = NULL, *run = NULL, *now_arg = NULL;
 	bool as_json = false, as_csv = false;
 	char db_path[4096] = "";
@@ -64,6 +70,7 @@ int cmd_report(int argc, char **argv)
 		case O_JSON: as_json = true; break;
 		case O_CSV: as_csv = true; break;
 		case O_NOW: now_arg = optarg; break;
+		case O_HTML: html = optarg; break;
 		case 'd': snprintf(db_path, sizeof(db_path), "%s", optarg); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
@@ -114,6 +121,24 @@ int cmd_report(int argc, char **argv)
 	struct spz_store store;
 	if (spz_store_open(&store, db_path, true) < 0)
 		return 1;
+
+	if (html) {
+		FILE *f = strcmp(html, "-") == 0 ? stdout : fopen(html, "we");
+		if (!f) {
+			fprintf(stderr, "spaturzu report: cannot write %s: %s\n", html, strerror(errno));
+			spz_store_close(&store);
+			return 1;
+		}
+		int rc = report_html(f, store.db, now);
+		if ((f != stdout && fclose(f) != 0) || rc < 0) {
+			fprintf(stderr, "spaturzu report: writing %s failed\n", html);
+			rc = -1;
+		}
+		spz_store_close(&store);
+		if (rc == 0 && f != stdout)
+			fprintf(stderr, "spaturzu report: wrote %s\n", html);
+		return rc < 0 ? 1 : 0;
+	}
 
 	struct window {
 		const char *label;

@@ -12,6 +12,7 @@ PACKAGES="
   python3-brotli python3-zstandard
   node-cjs-module-lexer node-undici node-acorn
   valgrind
+  chromium fonts-dejavu-core
 "
 
 missing=""

@@ -192,5 +192,36 @@ class RunAndReport(harness.Case):
         self.assertIn("no database at", p.stderr)
 
 
+    def test_html_report_renders_in_chromium(self):
+        import shutil
+        browser = shutil.which("chromium")
+        if not browser:
+            self.skipTest("Debian's chromium is not installed (scripts/install-deps.sh installs it)")
+        self.known_store()
+        page = os.path.join(self.world.dir, "report.html")
+        p = self.spaturzu("report", "--html", page, "--now", "2026-11-23T12:00Z")
+        self.assertIn("wrote " + page, p.stderr)
+        html = open(page).read()
+        self.assertNotIn("http://", html.replace("http://www.w3.org/2000/svg", ""))
+        self.assertNotIn("https://", html)
+        self.assertNotIn("<script", html)
+        shot = os.path.join(os.environ.get("SPZ_ARTIFACTS", self.world.dir), "report.png")
+        base = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--user-data-dir=" + os.path.join(self.world.dir, "chromium"), "--enable-logging=stderr",
+                "--v=0", "--window-size=1000,1800"]
+        r = subprocess.run(base + ["--screenshot=" + shot, "file://" + page], capture_output=True, text=True,
+                           timeout=120)
+        self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 20000, r.stderr[-3000:])
+        with open(shot, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        consoles = [l for l in r.stderr.splitlines() if "CONSOLE" in l]
+        self.assertEqual(consoles, [], "console messages from the page")
+        dom = subprocess.run(base + ["--dump-dom", "file://" + page], capture_output=True, text=True,
+                             timeout=120).stdout
+        for name in ("support-triage", "researcher", "writer", "gemini-2.5-pro", "0.71565", "0.07565"):
+            self.assertIn(name, dom)
+        self.assertEqual(dom.count("<svg"), 2)
+
+
 if __name__ == "__main__":
     harness.main()
