@@ -240,7 +240,7 @@ static int parse_root(struct spz_pricing *p, json_t *root, char *err, size_t err
 		return -1;
 	}
 	json_object_foreach(providers, name, obj) {
-		struct provider *pv = &p->providers[p->provider_count];
+		struct provider *pv = &p->providers[p->provider_count++]; /* counted now: freed on any error */
 		pv->name = strdup(name);
 		pv->same_as = -1;
 		pv->index = json_object();
@@ -262,8 +262,7 @@ static int parse_root(struct spz_pricing *p, json_t *root, char *err, size_t err
 		pv->input_includes_cache_write = json_is_true(json_object_get(usage, "inputIncludesCacheWrite"));
 		b = json_object_get(usage, "outputIncludesReasoning");
 		pv->output_includes_reasoning = !b || json_is_true(b);
-		json_object_set_new(p->provider_index, name, json_integer((json_int_t)p->provider_count));
-		p->provider_count++;
+		json_object_set_new(p->provider_index, name, json_integer((json_int_t)(p->provider_count - 1)));
 	}
 	for (size_t i = 0; i < p->provider_count; i++) {
 		obj = json_object_get(providers, p->providers[i].name);

@@ -67,6 +67,13 @@ for name, meta, body in cases():
 
 for i, tags in enumerate([b"a=1,b=2", b"k\\,ey=v\\=al,x=", b'["nightly-report","fetch"]', b"=,=,,"]):
     put("attr", "seed%d" % i, tags)
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+with open(os.path.join(root, "data", "pricing.json"), "rb") as f:
+    put("pricing", "builtin", b"\x00" + f.read())
+for i, name in enumerate([b"bedrock\0us.anthropic.claude-sonnet-4-5-20250929-v1:0\0",
+                          b"openrouter\0anthropic/claude-sonnet-4.6\0anthropic/claude-4.6-sonnet-20260217",
+                          b"gemini\0gemini-2.5-pro-preview-05-06\0", b"openai\0gpt-4o-2024-08-06\0gpt-4o"]):
+    put("pricing", "name%d" % i, b"\x01" + name)
 put("record", "seed0", json.dumps({
     "id": "01a20778-1ee6-7468-9a2f-8e1a92c60595", "provider": "openai", "model": "gpt-4o", "runId": "r",
     "agentName": "a", "agentPath": ["a"], "promptTokens": 1, "completionTokens": 2, "status": 200,
