@@ -43,8 +43,7 @@ static int check_private_dir(const char *dir, bool shared)
 	if (st.st_uid != geteuid() || (st.st_mode & (shared ? 0027 : 0022))) {
 		clog_error("%s is not a %s directory of this user (owner %u, mode %o); "
 			   "choose another --socket",
-			   shared ? "group-only" : "private",
-			   dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			   dir, shared ? "group-only" : "private", (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;

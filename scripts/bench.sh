@@ -7,6 +7,8 @@
 #   e2e     Python's http.client, 1,000 calls to the test provider: client
 #           CPU and wall time                                   target <= 1.03
 #   ingest  the collector's durable ingest rate                 records/s
+#   forward delivery to a gateway: the faithful stub (Python-bound) and
+#           nginx answering 201 (the collector's own capacity)  records/s
 # Usage: scripts/bench.sh [ROUNDS] (default 5; the best round of each counts)
 set -eu
 cd "$(dirname "$0")/.."
@@ -45,6 +47,12 @@ e2e=$(python3 bench/e2e.py "$shim" build/collector/spaturzu build/test-certs "${
   "$work/e2e" 1000 "$rounds")
 mkdir -p "$work/ingest"
 rate=$(python3 bench/ingest.py build/collector/spaturzu 50000 "$work/ingest")
+mkdir -p "$work/forward-stub" "$work/forward-nginx"
+fwd_stub=$(python3 bench/forward.py build/collector/spaturzu 3000 "$work/forward-stub" stub)
+fwd_nginx=-
+if command -v nginx >/dev/null; then
+  fwd_nginx=$(python3 bench/forward.py build/collector/spaturzu 20000 "$work/forward-nginx" nginx)
+fi
 echo "workload                                  without    with shim   ratio / figure"
 awk -v a="$op0" -v b="$op1" 'BEGIN { printf "opaque SSL_write/SSL_read, 400 MB       %7.3f s  %7.3f s   %.3f\n", a, b, b / a }'
 awk -v a="$llm0" -v b="$llm1" 'BEGIN { printf "streamed LLM response parsed, 200 MB    %7.3f s  %7.3f s   %.3f (%.0f MB/s through the shim)\n", a, b, b / a, 200 * 1.048576 / (b - a) }'
@@ -52,3 +60,5 @@ awk -v a="$c0" -v b="$c1" 'BEGIN { printf "5,000 streamed calls of ~4 KB        
 echo "$e2e" | awk '{ printf "1,000 calls, Python http.client: CPU    %7.3f s  %7.3f s   %.3f\n", $1, $2, $3;
                   printf "1,000 calls, Python http.client: wall   %7.3f s  %7.3f s   %.3f\n", $4, $5, $6 }'
 echo "collector durable ingest                                        $rate records/s"
+echo "forwarding to the gateway stub (Python, validating)              $fwd_stub records/s"
+echo "forwarding to nginx answering 201 (collector's capacity)         $fwd_nginx records/s"
