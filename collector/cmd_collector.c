@@ -210,7 +210,8 @@ static void publish_state(struct collector_state *cs, const char *socket_path, c
 			   cs->fwd	  ? "on" :
 					    "failed to start (see the log)");
 	spz_store_meta_set(&cs->store, "pricing.as_of", spz_pricing_as_of(cs->pricing));
-	spz_store_meta_set(&cs->store, "pricing.override", cs->pricing_path[0] ? cs->pricing_path : NULL);
+	spz_store_meta_set(&cs->store, "pricing.override",
+			   cs->pricing_path[0] && access(cs->pricing_path, F_OK) == 0 ? cs->pricing_path : NULL);
 }
 
 static void publish_counts(struct collector_state *cs)
@@ -247,8 +248,9 @@ static int load_pricing(struct collector_state *cs)
 	cs->in.pricing = p;
 	cs->reprice_cursor = 0;
 	cs->repricing = true;
+	bool overridden = cs->pricing_path[0] && access(cs->pricing_path, F_OK) == 0;
 	clog_info("prices of %zu models (data of %s)%s%s", spz_pricing_model_count(p), spz_pricing_as_of(p),
-		  cs->pricing_path[0] ? ", overrides from " : "", cs->pricing_path);
+		  overridden ? ", overrides from " : "", overridden ? cs->pricing_path : "");
 	return 0;
 }
 

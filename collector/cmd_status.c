@@ -203,8 +203,10 @@ static void print_text(json_t *o)
 	       (long long)json_integer_value(json_object_get(sp, "filesWaiting")));
 	printf("forwarding  %s%s%s\n", str(f, "state", "?"), json_is_string(json_object_get(f, "url")) ? ": " : "",
 	       str(f, "url", ""));
-	printf("  backlog   %lld records waiting", (long long)json_integer_value(json_object_get(f, "backlog")));
-	if (json_integer_value(json_object_get(f, "backlog")))
+	bool off = strncmp(str(f, "state", ""), "off", 3) == 0;
+	printf("  backlog   %lld records %s", (long long)json_integer_value(json_object_get(f, "backlog")),
+	       off ? "kept locally, sent if forwarding is turned on" : "waiting");
+	if (json_integer_value(json_object_get(f, "backlog")) && !off)
 		printf(" (oldest %s), %lld after failed attempts", str(f, "oldestWaiting", "-"),
 		       (long long)json_integer_value(json_object_get(f, "failing")));
 	putchar('\n');

@@ -73,3 +73,31 @@ echo "== spaturzu calls"
 echo
 echo "== spaturzu calls --json (last record)"
 "$spaturzu" calls --json | tail -n 1
+
+echo
+echo "== spaturzu run: a pipeline whose researcher and writer are child processes"
+cat > "$work/pipeline.sh" <<SH
+set -e
+call() {
+  curl -sS --http1.1 --cacert "$work/certs/ca.pem" --resolve "api.openai.com:$port:127.0.0.1" \\
+    -H 'content-type: application/json' -o /dev/null --data-binary "\$1" \\
+    "https://api.openai.com:$port/v1/chat/completions"
+}
+SPATURZU_AGENT=researcher call '{"messages":[{"content":"Hello! How are you doing?","role":"user"}],"model":"gpt-4o","stream":false}'
+SPATURZU_AGENT=researcher call '{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What is the capital of the UK?"}]}'
+SPATURZU_AGENT=writer call '{"messages":[{"content":"Hello! How are you doing?","role":"user"}],"model":"gpt-4o","stream":false}'
+SH
+"$spaturzu" run --agent pipeline --tags team=research -- sh "$work/pipeline.sh"
+run_id=$("$spaturzu" calls --json --agent writer | tail -n 1 | sed 's/.*"runId":"\([^"]*\)".*/\1/')
+echo
+echo "== spaturzu trace $run_id"
+"$spaturzu" trace "$run_id"
+echo
+echo "== spaturzu report (per agent, last 7 and 30 days)"
+"$spaturzu" report
+"$spaturzu" report --html "$root/build/spaturzu-report.html" 2>/dev/null
+echo
+echo "== spaturzu status"
+"$spaturzu" status --spool "$SPATURZU_SPOOL" || true
+echo
+echo "The HTML report is in build/spaturzu-report.html."
