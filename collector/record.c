@@ -3,7 +3,12 @@
  * field is checked for type and bounds, and only known fields are kept. */
 #include "record.h"
 
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../shim/json.h"
 
 const char *const spz_token_names[SPZ_TOK_COUNT] = {
 	[SPZ_TOK_PROMPT] = "promptTokens",
@@ -149,9 +154,250 @@ static int64_t int_or(json_t *o, const char *k, int64_t dflt)
 	return v ? (int64_t)json_integer_value(v) : dflt;
 }
 
-int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len)
+/* ---- The fast path: one pass of the shim's JSON scanner over the bytes,
+ * for records that hold known fields only, in the shim's compact form. It
+ * only ever accepts or defers: whatever it is unsure of (an unknown field,
+ * a null, an escape, a control byte, a long value, a duplicate key) goes to
+ * the full decoder below, which also gives every rejection its reason. A
+ * fuzz target checks that what it accepts, jansson accepts too. */
+
+struct fast {
+	struct spz_record *rec;
+	bool defer;
+	int next_field; /* the shim writes fields in fields[] order: look there first */
+	bool ended;     /* the top-level object is complete: nothing may follow */
+	uint64_t seen;    /* top-level fields, by index in fields[] */
+	unsigned items;   /* agentPath items, or tags */
+	char tag_keys[TAGS_MAX][65];
+	unsigned tag_count;
+};
+
+#define FIELD_COUNT ((int)(sizeof(fields) / sizeof(fields[0])))
+
+static int field_index(struct fast *f, const char *name)
 {
-	memset(rec, 0, sizeof(*rec));
+	for (int k = 0; k < FIELD_COUNT; k++) {
+		int i = (f->next_field + k) % FIELD_COUNT;
+		if (strcmp(fields[i].name, name) == 0) {
+			f->next_field = i + 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Where each field's value goes in a record, worked out once. */
+enum slot { SLOT_NONE, SLOT_ID, SLOT_PROVIDER, SLOT_MODEL, SLOT_RESPONSE_MODEL, SLOT_RUN, SLOT_AGENT, SLOT_STARTED,
+	    SLOT_USAGE_SOURCE, SLOT_STATUS, SLOT_LATENCY, SLOT_PID, SLOT_STREAM, SLOT_TOKEN0 };
+
+static int slots[sizeof(fields) / sizeof(fields[0])];
+
+static void init_slots(void)
+{
+	static const struct {
+		const char *name;
+		enum slot slot;
+	} named[] = {
+		{ "id", SLOT_ID },		{ "provider", SLOT_PROVIDER },   { "model", SLOT_MODEL },
+		{ "responseModel", SLOT_RESPONSE_MODEL }, { "runId", SLOT_RUN }, { "agentName", SLOT_AGENT },
+		{ "startedAt", SLOT_STARTED }, { "usageSource", SLOT_USAGE_SOURCE }, { "status", SLOT_STATUS },
+		{ "latencyMs", SLOT_LATENCY }, { "pid", SLOT_PID },		    { "stream", SLOT_STREAM },
+	};
+	for (int i = 0; i < FIELD_COUNT; i++) {
+		slots[i] = SLOT_NONE;
+		for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++)
+			if (strcmp(fields[i].name, named[k].name) == 0)
+				slots[i] = named[k].slot;
+		for (int t = 0; t < SPZ_TOK_COUNT; t++)
+			if (strcmp(fields[i].name, spz_token_names[t]) == 0)
+				slots[i] = SLOT_TOKEN0 + t;
+	}
+}
+
+static const char *keep_string(struct fast *f, const char *v, size_t len)
+{
+	struct spz_record *r = f->rec;
+	if (r->strings_len + len + 1 > sizeof(r->strings)) {
+		f->defer = true;
+		return NULL;
+	}
+	char *out = r->strings + r->strings_len;
+	memcpy(out, v, len);
+	out[len] = '\0';
+	r->strings_len += len + 1;
+	return out;
+}
+
+static void fast_top(struct fast *f, const struct spz_json_event *ev)
+{
+	int idx = field_index(f, ev->path);
+	if (idx < 0 || (f->seen >> idx) & 1) {
+		f->defer = true; /* unknown or repeated */
+		return;
+	}
+	f->seen |= 1ull << idx;
+	const struct field *fd = &fields[idx];
+	struct spz_record *r = f->rec;
+	int slot = slots[idx];
+	int64_t v;
+	switch (fd->kind) {
+	case K_STR: {
+		if (ev->type != SPZ_JSON_STRING || ev->truncated || ev->value_len > fd->max ||
+		    (fd->required && ev->value_len == 0) || memchr(ev->value, '\0', ev->value_len) ||
+		    (slot == SLOT_ID && !is_uuid(ev->value))) {
+			f->defer = true;
+			return;
+		}
+		if (slot == SLOT_NONE)
+			return;
+		const char *kept = keep_string(f, ev->value, ev->value_len);
+		const char **dst[] = {
+			[SLOT_ID] = &r->id,	       [SLOT_PROVIDER] = &r->provider, [SLOT_MODEL] = &r->model,
+			[SLOT_RESPONSE_MODEL] = &r->response_model, [SLOT_RUN] = &r->run_id,
+			[SLOT_AGENT] = &r->agent_name, [SLOT_STARTED] = &r->started_at,
+			[SLOT_USAGE_SOURCE] = &r->usage_source,
+		};
+		if (kept && slot < (int)(sizeof(dst) / sizeof(dst[0])) && dst[slot])
+			*dst[slot] = kept;
+		return;
+	}
+	case K_INT:
+	case K_TOKEN:
+		if (ev->type != SPZ_JSON_NUMBER || spz_json_parse_count(ev->value, ev->value_len, &v) < 0 ||
+		    v > (fd->kind == K_TOKEN ? TOKEN_MAX : (int64_t)fd->max) || (slot == SLOT_STATUS && v < 100)) {
+			f->defer = true;
+			return;
+		}
+		if (slot >= SLOT_TOKEN0)
+			r->tokens[slot - SLOT_TOKEN0] = v;
+		else if (slot == SLOT_STATUS)
+			r->status = (int)v;
+		else if (slot == SLOT_LATENCY)
+			r->latency_ms = v;
+		else if (slot == SLOT_PID)
+			r->pid = v;
+		return;
+	case K_BOOL:
+		if (ev->type != SPZ_JSON_TRUE && ev->type != SPZ_JSON_FALSE) {
+			f->defer = true;
+			return;
+		}
+		if (slot == SLOT_STREAM)
+			r->stream = ev->type == SPZ_JSON_TRUE;
+		return;
+	case K_PATH:
+		if (ev->type != SPZ_JSON_ARRAY)
+			f->defer = true;
+		f->items = 0;
+		return;
+	case K_TAGS:
+		if (ev->type != SPZ_JSON_OBJECT)
+			f->defer = true;
+		f->tag_count = 0;
+		return;
+	}
+}
+
+static void fast_event(void *ud, const struct spz_json_event *ev)
+{
+	struct fast *f = ud;
+	if (f->ended) {
+		f->defer = true; /* a second document: jansson refuses "{}{}" */
+		return;
+	}
+	if (ev->type == SPZ_JSON_DOC_END)
+		f->ended = true;
+	if (f->defer || ev->type == SPZ_JSON_END || ev->type == SPZ_JSON_DOC_END)
+		return;
+	if (ev->depth == 0) {
+		if (ev->type != SPZ_JSON_OBJECT)
+			f->defer = true;
+		return;
+	}
+	if (ev->type == SPZ_JSON_NULL) {
+		f->defer = true;
+		return;
+	}
+	if (ev->depth == 1) {
+		fast_top(f, ev);
+		return;
+	}
+	if (ev->depth == 2 && strcmp(ev->path, "agentPath[]") == 0) {
+		if (ev->type != SPZ_JSON_STRING || ev->truncated || ev->value_len == 0 || ev->value_len > 256 ||
+		    memchr(ev->value, '\0', ev->value_len) || ++f->items > PATH_ITEMS_MAX)
+			f->defer = true;
+		return;
+	}
+	if (ev->depth == 2 && strncmp(ev->path, "tags.", 5) == 0) {
+		const char *key = ev->path + 5;
+		size_t klen = ev->path_len - 5;
+		if (ev->type != SPZ_JSON_STRING || ev->truncated || ev->value_len > 256 || klen == 0 || klen > 64 ||
+		    memchr(key, '\x01', klen) || f->tag_count == TAGS_MAX) {
+			f->defer = true;
+			return;
+		}
+		for (unsigned i = 0; i < f->tag_count; i++)
+			if (strcmp(f->tag_keys[i], key) == 0) {
+				f->defer = true; /* a repeated key: jansson rejects it */
+				return;
+			}
+		memcpy(f->tag_keys[f->tag_count++], key, klen + 1);
+		return;
+	}
+	f->defer = true; /* deeper or elsewhere: not a shim record */
+}
+
+/* 0: accepted into rec; 1: let the full decoder decide. */
+static int decode_fast(const char *buf, size_t len, struct spz_record *rec)
+{
+	if (len < 2 || buf[0] != '{' || buf[len - 1] != '}')
+		return 1;
+	/* No control bytes (the shim writes compact JSON), no escapes (their
+	 * decoding rules are jansson's to apply), valid UTF-8 only. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c < 0x20 || c == 0x7f || (c == '\\' && i + 1 < len && buf[i + 1] == 'u'))
+			return 1;
+		if (c >= 0x80) {
+			size_t n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 9;
+			if (n == 9 || c > 0xf4 || i + n >= len)
+				return 1;
+			uint32_t cp = c & (0x3f >> n);
+			for (size_t k = 1; k <= n; k++) {
+				unsigned char cc = (unsigned char)buf[i + k];
+				if ((cc & 0xc0) != 0x80)
+					return 1;
+				cp = (cp << 6) | (cc & 0x3f);
+			}
+			if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+			    (cp >= 0xd800 && cp <= 0xdfff))
+				return 1;
+			i += n;
+		}
+	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, init_slots);
+	static __thread struct spz_json js;
+	static __thread struct fast f;
+	memset(&f, 0, offsetof(struct fast, tag_keys));
+	f.rec = rec;
+	spz_json_init(&js, fast_event, &f);
+	if (spz_json_feed(&js, buf, len) < 0 || spz_json_finish(&js) < 0 || f.defer || !f.ended)
+		return 1;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i].required && !((f.seen >> i) & 1))
+			return 1;
+	rec->text = malloc(len + 1);
+	if (!rec->text)
+		return 1;
+	memcpy(rec->text, buf, len);
+	rec->text[len] = '\0';
+	return 0;
+}
+
+int spz_record_decode_full(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len)
+{
+	memset(rec, 0, offsetof(struct spz_record, strings));
 	if (len == 0 || len > SPZ_RECORD_MAX) {
 		snprintf(why, why_len, "size %zu out of bounds", len);
 		return -1;
@@ -238,9 +484,26 @@ fail:
 	return -1;
 }
 
+int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len)
+{
+	memset(rec, 0, offsetof(struct spz_record, strings));
+	if (len > 0 && len <= SPZ_RECORD_MAX) {
+		for (int t = 0; t < SPZ_TOK_COUNT; t++)
+			rec->tokens[t] = -1;
+		rec->latency_ms = -1;
+		rec->stream = -1;
+		rec->pid = -1;
+		rec->status = 500;
+		if (decode_fast(buf, len, rec) == 0)
+			return 0;
+		free(rec->text);
+	}
+	return spz_record_decode_full(buf, len, rec, why, why_len);
+}
+
 void spz_record_clear(struct spz_record *rec)
 {
 	json_decref(rec->json);
 	free(rec->text);
-	memset(rec, 0, sizeof(*rec));
+	memset(rec, 0, offsetof(struct spz_record, strings));
 }

@@ -24,7 +24,7 @@ enum spz_token_field {
 };
 
 struct spz_record {
-	json_t *json; /* the validated object, owned */
+	json_t *json; /* the validated object, owned; NULL when the fast path took it */
 	char *text;   /* its compact JSON for the store, owned: the datagram itself
 		       * when it held known fields only, else re-serialised */
 	const char *id;
@@ -41,13 +41,21 @@ struct spz_record {
 	int stream;                    /* -1 absent, else 0/1 */
 	int64_t pid;                   /* -1 when absent */
 	bool refused;                  /* a budget refusal */
+	size_t strings_len;
+	char strings[1100]; /* the fast path's copies of the strings above; last,
+			     * so that clearing a record need not touch it */
 };
 
 extern const char *const spz_token_names[SPZ_TOK_COUNT];
 
 /* Returns 0 and fills rec (free with spz_record_clear), or -1 with a short
- * reason in why. */
+ * reason in why. What the shim sends takes a fast path (one scan, no
+ * allocation but the stored copy); anything else, including every record
+ * that would be rejected, goes through jansson. */
 int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len);
 void spz_record_clear(struct spz_record *rec);
+/* The full decoder alone (jansson), for the fuzz target that holds the fast
+ * path to its verdicts. */
+int spz_record_decode_full(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len);
 
 #endif

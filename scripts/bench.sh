@@ -46,7 +46,9 @@ mkdir -p "$work/e2e"
 e2e=$(python3 bench/e2e.py "$shim" build/collector/spaturzu build/test-certs "${SPZ_CORPUS_DIR:-$(pwd)/../shared/corpus}" \
   "$work/e2e" 1000 "$rounds")
 mkdir -p "$work/ingest"
-rate=$(python3 bench/ingest.py build/collector/spaturzu 50000 "$work/ingest")
+ingest=$(python3 bench/ingest.py build/collector/spaturzu 100000 "$work/ingest" --cpu)
+rate=${ingest% *}
+ingest_cpu=${ingest#* }
 mkdir -p "$work/forward-stub" "$work/forward-nginx"
 fwd_stub=$(python3 bench/forward.py build/collector/spaturzu 3000 "$work/forward-stub" stub)
 fwd_nginx=-
@@ -59,6 +61,6 @@ awk -v a="$llm0" -v b="$llm1" 'BEGIN { printf "streamed LLM response parsed, 200
 awk -v a="$c0" -v b="$c1" 'BEGIN { printf "5,000 streamed calls of ~4 KB           %7.3f s  %7.3f s   %.1f us CPU added per call\n", a, b, (b - a) * 1e6 / 5000 }'
 echo "$e2e" | awk '{ printf "1,000 calls, Python http.client: CPU    %7.3f s  %7.3f s   %.3f\n", $1, $2, $3;
                   printf "1,000 calls, Python http.client: wall   %7.3f s  %7.3f s   %.3f\n", $4, $5, $6 }'
-echo "collector durable ingest                                        $rate records/s"
+echo "collector durable ingest                                        $rate records/s ($ingest_cpu us of collector CPU a record)"
 echo "forwarding to the gateway stub (Python, validating)              $fwd_stub records/s"
 echo "forwarding to nginx answering 201 (collector's capacity)         $fwd_nginx records/s"

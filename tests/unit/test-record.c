@@ -1,0 +1,86 @@
+/* The collector's record decoder: the fast path and the full decoder agree
+ * on what they accept and on the values they read, on records as the shim
+ * writes them and on the inputs the differential fuzz target found. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../collector/record.h"
+
+static const char shim_record[] =
+	"{\"id\":\"01a20823-de33-737b-8dd5-3cf9528e8653\",\"provider\":\"openai\",\"model\":\"gpt-4o\","
+	"\"responseModel\":\"gpt-4o-2024-08-06\",\"runId\":\"8fde08a2-d39e-4685-93f8-e7975b6d29f4\","
+	"\"agentName\":\"nightly-report\",\"agentPath\":[\"nightly-report\"],\"tags\":{\"team\":\"core\"},"
+	"\"promptTokens\":32,\"completionTokens\":8,\"cachedInputTokens\":0,\"reasoningTokens\":0,"
+	"\"usageSource\":\"provider\",\"status\":200,\"latencyMs\":40,\"stream\":false,"
+	"\"startedAt\":\"2026-11-23T11:21:38.099Z\",\"host\":\"api.openai.com\",\"endpoint\":\"/v1/responses\","
+	"\"requestId\":\"resp_67e5\",\"pid\":21520,\"exe\":\"/usr/bin/python3.11\"}";
+
+static void both(const char *in, int want)
+{
+	struct spz_record a, b;
+	char why[160];
+	int ra = spz_record_decode(in, strlen(in), &a, why, sizeof(why));
+	int rb = spz_record_decode_full(in, strlen(in), &b, why, sizeof(why));
+	ck_assert_msg(ra == want && rb == want, "%s: fast %d, full %d, wanted %d", in, ra, rb, want);
+	if (want == 0) {
+		ck_assert_str_eq(a.id, b.id);
+		ck_assert_str_eq(a.model, b.model);
+		ck_assert_int_eq(a.status, b.status);
+		ck_assert_mem_eq(a.tokens, b.tokens, sizeof(a.tokens));
+		ck_assert_int_eq(a.stream, b.stream);
+		ck_assert_int_eq(a.pid, b.pid);
+		spz_record_clear(&a);
+		spz_record_clear(&b);
+	}
+}
+
+START_TEST(shim_records_take_the_fast_path_and_agree)
+{
+	struct spz_record r;
+	char why[160];
+	ck_assert_int_eq(spz_record_decode(shim_record, strlen(shim_record), &r, why, sizeof(why)), 0);
+	ck_assert_ptr_null(r.json); /* no jansson object: the fast path took it */
+	ck_assert_str_eq(r.text, shim_record);
+	ck_assert_str_eq(r.agent_name, "nightly-report");
+	ck_assert_int_eq(r.tokens[SPZ_TOK_PROMPT], 32);
+	ck_assert_int_eq(r.tokens[SPZ_TOK_CACHE_WRITE], -1);
+	spz_record_clear(&r);
+	both(shim_record, 0);
+}
+END_TEST
+
+START_TEST(what_the_fuzzer_found)
+{
+	/* Several documents in one datagram: jansson refuses, so must we. */
+	both("{}{}{\"id\":\"01a20778-1ee6-7468-9a2f-8e1a96c60595\", \"provider\": \"i\", \"model\": \"tho\", "
+	     "\"status\": 199}",
+	     -1);
+	both("{\"id\":\"01a20778-1ee6-7468-9a2f-8e1a96c60595\",\"provider\":\"i\",\"model\":\"m\",\"status\":200}{}", -1);
+	both("{\"id\":\"01a20778-1ee6-7468-9a2f-8e1a96c60595\",\"provider\":\"i\",\"model\":\"m\",\"status\":200}}", -1);
+	/* A repeated tag key, a null, an unknown field: all decided by jansson. */
+	both("{\"id\":\"01a20778-1ee6-7468-9a2f-8e1a96c60595\",\"provider\":\"i\",\"model\":\"m\",\"status\":200,"
+	     "\"tags\":{\"a\":\"1\",\"a\":\"2\"}}",
+	     -1);
+	both("{\"id\":\"01a20778-1ee6-7468-9a2f-8e1a96c60595\",\"provider\":\"i\",\"model\":\"m\",\"status\":200,"
+	     "\"responseModel\":null}",
+	     0);
+	both("{\"id\":\"01a20778-1ee6-7468-9a2f-8e1a96c60595\",\"provider\":\"i\",\"model\":\"m\",\"status\":200,"
+	     "\"colour\":\"red\"}",
+	     0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("record");
+	TCase *tc = tcase_create("record");
+	tcase_add_test(tc, shim_records_take_the_fast_path_and_agree);
+	tcase_add_test(tc, what_the_fuzzer_found);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
