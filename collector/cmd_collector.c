@@ -18,7 +18,9 @@
 #include <jansson.h>
 
 #include "../common/paths.h"
+#include "budgets.h"
 #include "forward.h"
+#include "money.h"
 #include "pricing.h"
 #include "clog.h"
 #include "cli.h"
@@ -59,6 +61,10 @@ static const char usage[] =
 	"      --spool DIR     spool directory to ingest (default: $SPATURZU_SPOOL,\n"
 	"                      else $XDG_STATE_HOME/spaturzu/spool, else\n"
 	"                      ~/.local/state/spaturzu/spool)\n"
+	"      --budgets FILE  local budgets (default: $SPATURZU_BUDGETS, else\n"
+	"                      ~/.config/spaturzu/budgets.json if it exists); see\n"
+	"                      `spaturzu budgets --help`. Their state is published\n"
+	"                      beside the socket (budgets.map) for the shims\n"
 	"      --pricing FILE  price overrides merged over the built-in prices\n"
 	"                      (default: $SPATURZU_PRICING, else\n"
 	"                      ~/.config/spaturzu/pricing.json if it exists)\n"
@@ -96,7 +102,7 @@ static const char usage[] =
 	"  -h, --help          show this help\n"
 	"\n"
 	"Signals: SIGTERM and SIGINT store what is queued, wait for POSTs in flight\n"
-	"(bounded by --drain-timeout) and exit; SIGHUP reloads the price overrides\n"
+	"(bounded by --drain-timeout) and exit; SIGHUP reloads the budgets and the price overrides\n"
 	"and prices again the stored calls that had no price.\n"
 	"Exit status: 0 after a clean stop, 1 on a startup error, 2 on a usage\n"
 	"error, 3 if another collector already serves the socket.\n";
@@ -180,6 +186,12 @@ static int read_key_file(const char *path, char *key, size_t cap)
 }
 
 struct collector_state {
+	struct spz_budgets budgets;
+	char budgets_path[4096];
+	bool budgets_required;
+	struct spz_budget_publisher publisher;
+	bool budgets_dirty;
+	int64_t budgets_evaluated_ms;
 	struct spz_store store;
 	struct spz_ingest in;
 	struct spz_forwarder *fwd;
@@ -235,6 +247,66 @@ static void publish_counts(struct collector_state *cs)
 	}
 }
 
+static int load_budgets(struct collector_state *cs)
+{
+	char err[600];
+	struct spz_budgets b;
+	if (spz_budgets_load(&b, cs->budgets_path, cs->budgets_required, err, sizeof(err)) < 0) {
+		clog_error("budgets: %s", err);
+		return -1;
+	}
+	/* A budget kept across the reload keeps its state, so that its change
+	 * (a raised limit lifting a breach) is told. */
+	for (size_t i = 0; i < b.count; i++)
+		for (size_t k = 0; k < cs->budgets.count; k++)
+			if (strcmp(b.items[i].id, cs->budgets.items[k].id) == 0)
+				b.items[i].breached = cs->budgets.items[k].breached;
+	spz_budgets_free(&cs->budgets);
+	cs->budgets = b;
+	cs->budgets_dirty = true;
+	if (b.count)
+		clog_info("%zu budgets from %s", b.count, b.source);
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Spend against the budgets, published for the shims: after new records
+ * (at most every 200 ms) and every second (a new day or month begins). */
+static void update_budgets(struct collector_state *cs, bool force)
+{
+	int64_t now = now_ms();
+	if (!force && !(cs->budgets_dirty && now - cs->budgets_evaluated_ms >= 200) &&
+	    now - cs->budgets_evaluated_ms < 1000)
+		return;
+	cs->budgets_dirty = false;
+	cs->budgets_evaluated_ms = now;
+	bool was[SPZ_BUDGET_MAP_MAX];
+	for (size_t i = 0; i < cs->budgets.count && i < SPZ_BUDGET_MAP_MAX; i++)
+		was[i] = cs->budgets.items[i].breached;
+	if (cs->budgets.count && spz_budgets_evaluate(&cs->budgets, cs->store.db, now / 1000) < 0)
+		clog_error("budgets: cannot read the spend from the database: %s", sqlite3_errmsg(cs->store.db));
+	for (size_t i = 0; i < cs->budgets.count && i < SPZ_BUDGET_MAP_MAX; i++) {
+		const struct spz_budget *b = &cs->budgets.items[i];
+		if (b->breached != was[i]) {
+			char cur[48], lim[48];
+			spz_money_format(b->current_pusd, 2, cur, sizeof(cur));
+			spz_money_format(b->limit_pusd, 2, lim, sizeof(lim));
+			if (b->breached)
+				clog_warn("budget %s breached: %s >= %s USD%s", b->id, cur, lim,
+					  b->enforcement == SPZ_BUDGET_HARD_CAP ? "; its calls are refused" : " (alert only)");
+			else
+				clog_info("budget %s under its limit again (%s < %s USD)", b->id, cur, lim);
+		}
+	}
+	spz_budget_publish(&cs->publisher, &cs->budgets, now);
+}
+
 static int load_pricing(struct collector_state *cs)
 {
 	char err[600];
@@ -258,7 +330,7 @@ int cmd_collector(int argc, char **argv)
 {
 	enum {
 		O_SPOOL = 256, O_LOG, O_PRICING, O_GATEWAY, O_KEYFILE, O_NOFWD, O_CA, O_INFLIGHT, O_TIMEOUT,
-		O_RBASE, O_RMAX, O_DRAIN, O_SYSTEM, O_GROUP,
+		O_RBASE, O_RMAX, O_DRAIN, O_SYSTEM, O_GROUP, O_BUDGETS,
 	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -278,6 +350,7 @@ int cmd_collector(int argc, char **argv)
 		{ "drain-timeout", required_argument, NULL, O_DRAIN },
 		{ "system", no_argument, NULL, O_SYSTEM },
 		{ "group", required_argument, NULL, O_GROUP },
+		{ "budgets", required_argument, NULL, O_BUDGETS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -316,6 +389,10 @@ int cmd_collector(int argc, char **argv)
 		case O_NOFWD: no_forward = true; break;
 		case O_SYSTEM: system_mode = true; break;
 		case O_GROUP: group_name = optarg; break;
+		case O_BUDGETS:
+			snprintf(cs.budgets_path, sizeof(cs.budgets_path), "%s", optarg);
+			cs.budgets_required = true;
+			break;
 		case O_CA: snprintf(fcfg.ca_file, sizeof(fcfg.ca_file), "%s", optarg); break;
 		case O_INFLIGHT:
 			fcfg.max_in_flight = atoi(optarg);
@@ -397,6 +474,19 @@ int cmd_collector(int argc, char **argv)
 		fprintf(stderr, "spaturzu collector: a default path is too long; pass --socket, --db, --spool\n");
 		return 1;
 	}
+	if (!cs.budgets_path[0]) {
+		const char *env_budgets = getenv("SPATURZU_BUDGETS");
+		if (env_budgets && *env_budgets) {
+			snprintf(cs.budgets_path, sizeof(cs.budgets_path), "%s", env_budgets);
+			cs.budgets_required = true;
+		} else if (spz_path_config(cs.budgets_path, sizeof(cs.budgets_path), "budgets.json") < 0) {
+			cs.budgets_path[0] = '\0';
+		}
+	}
+	if (load_budgets(&cs) < 0) {
+		fprintf(stderr, "spaturzu collector: fix or remove the budgets file, then start again\n");
+		return 1;
+	}
 	/* Prices are checked before going to the background, so that a broken
 	 * override file is an error the user sees. */
 	if (load_pricing(&cs) < 0) {
@@ -453,6 +543,9 @@ int cmd_collector(int argc, char **argv)
 		return rc == -2 ? 3 : 1;
 	}
 	cs.in.pricing = cs.pricing;
+	cs.publisher.fd = -1;
+	spz_budget_publisher_open(&cs.publisher, socket_path, system_mode ? gid : -1);
+	update_budgets(&cs, true);
 
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigemptyset(&sa.sa_mask);
@@ -493,6 +586,10 @@ int cmd_collector(int argc, char **argv)
 				clog_info("SIGHUP: prices reloaded");
 			else
 				clog_error("SIGHUP: the price file is broken; keeping the prices in use");
+			if (load_budgets(&cs) == 0)
+				clog_info("SIGHUP: budgets reloaded");
+			else
+				clog_error("SIGHUP: the budgets file is broken; keeping the budgets in use");
 		}
 		if (readable || store_failing) {
 			int got = spz_ingest_socket(&cs.in);
@@ -500,9 +597,12 @@ int cmd_collector(int argc, char **argv)
 			if (failed && !store_failing)
 				clog_error("the database does not take records (disk full?); holding them and retrying");
 			store_failing = failed;
-			if (got > 0)
+			if (got > 0) {
 				spz_forward_notify(cs.fwd);
+				cs.budgets_dirty = true;
+			}
 		}
+		update_budgets(&cs, false);
 		spz_forward_progress(cs.fwd);
 		if (cs.repricing && spz_store_reprice_step(&cs.store, cs.pricing, &cs.reprice_cursor, 500) <= 0)
 			cs.repricing = false;
@@ -550,5 +650,7 @@ int cmd_collector(int argc, char **argv)
 	spz_ingest_close(&cs.in);
 	spz_store_close(&cs.store);
 	spz_pricing_free(cs.pricing);
+	spz_budget_publisher_close(&cs.publisher);
+	spz_budgets_free(&cs.budgets);
 	return 0;
 }

@@ -16,6 +16,7 @@ static const char usage[] =
 	"  run         run a command under the shim as one run; print its cost\n"
 	"  report      spend per agent (or model, provider, run, tag), 7 and 30 days\n"
 	"  trace       one run's calls as a tree of agents\n"
+	"  budgets     budgets, their spend this period, and their state\n"
 	"  collector   receive, price, store and forward call records (the daemon)\n"
 	"  calls       list stored calls\n"
 	"  status      the collector's health, backlog, delivery errors, unpriced models\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "trace") == 0)
 		return cmd_trace(argc - 1, argv + 1);
+	if (strcmp(cmd, "budgets") == 0)
+		return cmd_budgets(argc - 1, argv + 1);
 	fprintf(stderr, "spaturzu: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }
