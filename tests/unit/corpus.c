@@ -259,6 +259,7 @@ void corpus_check_call(const struct corpus_case *c, const struct spz_call *call)
 		json_object_update(copy, sum);
 		json_object_set(c->meta, "expected_usage", copy);
 		json_decref(copy);
+		exp = json_object_get(c->meta, "expected_usage"); /* the old one is freed */
 	}
 	check_count(c, call, "input", SPZ_U_INPUT);
 	check_count(c, call, "output", SPZ_U_OUTPUT);
