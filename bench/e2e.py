@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """End to end: a Python client (http.client, one keep-alive connection)
 makes N chat calls to the local TLS test provider, without and with the
-shim; prints the client's CPU seconds and wall seconds for each, best of
-ROUNDS, and the ratios. Usage: e2e.py SHIM SPATURZU CERTS CORPUS WORK N ROUNDS"""
+shim, and, for comparison, through nginx as a TLS-terminating reverse proxy
+in front of the provider (the architecture of a proxy gateway; when Debian's
+nginx is installed). Prints the client's CPU seconds and wall seconds for
+each, best of ROUNDS, and the ratios:
+  cpu0 cpu1 cpu1/cpu0 wall0 wall1 wall1/wall0 proxy_wall proxy_wall/wall0
+Usage: e2e.py SHIM SPATURZU CERTS CORPUS WORK N ROUNDS"""
 import os
 import subprocess
 import sys
@@ -35,13 +39,52 @@ for _ in range(n):
 c1 = resource.getrusage(resource.RUSAGE_SELF)
 print(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime, time.monotonic() - t0)
 '''
+proxy = None
+proxy_port = None
+if subprocess.run(["sh", "-c", "command -v nginx"], capture_output=True).returncode == 0:
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    proxy_port = str(s.getsockname()[1])
+    s.close()
+    ngx = os.path.join(work, "nginx")
+    os.makedirs(ngx, exist_ok=True)
+    with open(os.path.join(ngx, "nginx.conf"), "w") as f:
+        f.write("""daemon off; worker_processes 1; pid %(d)s/nginx.pid; error_log %(d)s/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off; client_body_temp_path %(d)s; proxy_temp_path %(d)s;
+  upstream provider { server 127.0.0.1:%(port)s; keepalive 16; }
+  server {
+    listen 127.0.0.1:%(pport)s ssl; ssl_certificate %(cert)s; ssl_certificate_key %(key)s;
+    keepalive_requests 100000;
+    location / {
+      proxy_pass https://provider; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host api.openai.com; proxy_ssl_server_name on; proxy_ssl_name api.openai.com;
+      proxy_ssl_session_reuse on; proxy_buffering off;
+    }
+  }
+}
+""" % {"d": ngx, "port": port, "pport": proxy_port, "cert": os.path.abspath(os.path.join(certs, "server.pem")),
+       "key": os.path.abspath(os.path.join(certs, "server.key"))})
+    proxy = subprocess.Popen(["nginx", "-c", os.path.join(ngx, "nginx.conf"), "-p", ngx],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", int(proxy_port)), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
 results = {}
 try:
-    for label, extra in (("without", {}), ("with", {"LD_PRELOAD": shim, "SPATURZU_SOCKET": sock})):
+    runs = [("without", port, {}), ("with", port, {"LD_PRELOAD": shim, "SPATURZU_SOCKET": sock})]
+    if proxy_port:
+        runs.append(("proxy", proxy_port, {}))
+    for label, target, extra in runs:
         best = None
         for _ in range(rounds):
             env = dict(os.environ, **extra)
-            out = subprocess.run(["/usr/bin/python3", "-c", CLIENT, port, os.path.join(certs, "ca.pem"), str(n)],
+            out = subprocess.run(["/usr/bin/python3", "-c", CLIENT, target, os.path.join(certs, "ca.pem"), str(n)],
                                  env=env, capture_output=True, text=True, check=True).stdout.split()
             cpu, wall = float(out[0]), float(out[1])
             best = (cpu, wall) if best is None or cpu < best[0] else best
@@ -49,5 +92,9 @@ try:
 finally:
     provider.terminate()
     collector.terminate()
+    if proxy:
+        proxy.terminate()
 a, b = results["without"], results["with"]
-print("%.3f %.3f %.3f %.3f %.3f %.3f" % (a[0], b[0], b[0] / a[0], a[1], b[1], b[1] / a[1]))
+p = results.get("proxy")
+print("%.3f %.3f %.3f %.3f %.3f %.3f %s %s" % (a[0], b[0], b[0] / a[0], a[1], b[1], b[1] / a[1],
+                                               "%.3f" % p[1] if p else "-", "%.3f" % (p[1] / a[1]) if p else "-"))

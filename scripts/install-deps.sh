@@ -13,6 +13,7 @@ PACKAGES="
   node-cjs-module-lexer node-undici node-acorn
   valgrind
   chromium fonts-dejavu-core
+  nginx-light
 "
 
 missing=""
