@@ -1,0 +1,28 @@
+/* The response that stands in for the provider's when a budget refuses a
+ * call. */
+#ifndef SPZ_REFUSAL_H
+#define SPZ_REFUSAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/budget_map.h"
+
+/* Which provider error body the client's SDK expects. */
+enum spz_error_shape {
+	SPZ_SHAPE_OPENAI,    /* {"error": {"message", "type", "code", ...}}: OpenAI and compatible */
+	SPZ_SHAPE_ANTHROPIC, /* {"type": "error", "error": {...}} */
+	SPZ_SHAPE_GOOGLE,    /* {"error": {"code": 429, "status": ..., "details": [...]}}: Gemini, Vertex */
+	SPZ_SHAPE_MESSAGE,   /* {"message": ...}: Bedrock, Cohere */
+};
+
+/* "spaturzu: agent/daily budget exceeded (5.01 >= 5.00) for agent \"x\"" */
+size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, char *out, size_t cap);
+/* The JSON body; 0 if it does not fit. */
+size_t spz_refusal_body(enum spz_error_shape shape, const struct spz_budget_entry *e, const char *agent, char *out,
+			size_t cap);
+/* A whole HTTP/1.1 429 response; 0 if it does not fit. */
+size_t spz_refusal_http1(enum spz_error_shape shape, const struct spz_budget_entry *e, const char *agent,
+			 bool close_connection, char *out, size_t cap);
+
+#endif
