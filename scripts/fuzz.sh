@@ -15,7 +15,7 @@ fi
 ninja -C build-fuzz >/dev/null
 rm -rf build-fuzz/seeds
 python3 tests/fuzz/make-seeds.py "$corpus" build-fuzz/seeds
-targets=${*:-"json sse http1 eventstream decode conn attr record pricing tokenizer"}
+targets=${*:-"json sse http1 eventstream decode conn attr record pricing budgets tokenizer"}
 mkdir -p build-fuzz/crashes
 status=0
 for t in $targets; do

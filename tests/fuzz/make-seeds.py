@@ -74,6 +74,13 @@ for i, name in enumerate([b"bedrock\0us.anthropic.claude-sonnet-4-5-20250929-v1:
                           b"openrouter\0anthropic/claude-sonnet-4.6\0anthropic/claude-4.6-sonnet-20260217",
                           b"gemini\0gemini-2.5-pro-preview-05-06\0", b"openai\0gpt-4o-2024-08-06\0gpt-4o"]):
     put("pricing", "name%d" % i, b"\x01" + name)
+put("budgets", "file", b"\x00" + json.dumps({"budgets": [
+    {"id": "triage-daily", "scope": "agent", "agent": "support-triage", "period": "daily", "limitUsd": "5.00",
+     "enforcement": "hard_cap", "alertThresholdPct": 80},
+    {"id": "all", "scope": "project", "period": "monthly", "limitUsd": "100", "enforcement": "alert"}]}).encode())
+put("budgets", "map", b"\x01" + struct.pack("<QQqII", 0x3147445542415053, 2, 1795435200000, 1, 0)
+    + b"writer".ljust(64, b"\0") + b"w".ljust(40, b"\0") + bytes([1, 0, 1, 1]) + b"\0" * 4
+    + struct.pack("<qq", 5 * 10 ** 12, 6 * 10 ** 12))
 put("record", "seed0", json.dumps({
     "id": "01a20778-1ee6-7468-9a2f-8e1a92c60595", "provider": "openai", "model": "gpt-4o", "runId": "r",
     "agentName": "a", "agentPath": ["a"], "promptTokens": 1, "completionTokens": 2, "status": 200,
