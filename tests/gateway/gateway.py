@@ -15,7 +15,10 @@ ok, 500, 429, 400, hang (read the request, never answer), drop (read it and
 close the connection). With count, the mode lasts for N requests, then ok.
 GET /_state returns what was received. GET /healthz answers {"ok": true}.
 
-Run: gateway.py --port-file F [--key K] [--cert C --key-file K] [--log FILE]
+With --log FILE every request (line, headers, body) is appended there as
+it arrived, for tests that look for what must never be sent.
+
+Run: gateway.py --port-file F [--key K] [--cert C --cert-key K] [--log FILE]
 """
 import argparse
 import json
@@ -136,6 +139,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         st = self.server.state
         body = self.read_body()
+        if self.server.raw_log:
+            with st.lock, open(self.server.raw_log, "ab") as f:
+                f.write(self.requestline.encode() + b"\n" + str(self.headers).encode() + body + b"\n")
         if self.path == "/_control":
             ctl = json.loads(body or b"{}")
             with st.lock:
@@ -204,10 +210,12 @@ def main():
     ap.add_argument("--key", default="")
     ap.add_argument("--cert")
     ap.add_argument("--cert-key")
+    ap.add_argument("--log")
     args = ap.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.state = State(args.key)
+    server.raw_log = args.log
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.cert_key)

@@ -244,8 +244,9 @@ class Gateway:
     def __init__(self, workdir, key="", port=0):
         self.workdir, self.key = workdir, key
         self.port_file = os.path.join(workdir, "gateway-port-%d" % time.monotonic_ns())
+        self.raw_log = os.path.join(workdir, "gateway-requests.log")
         self.proc = subprocess.Popen([CLIENT_PYTHON, GATEWAY, "--port-file", self.port_file, "--key", key,
-                                      "--port", str(port)],
+                                      "--port", str(port), "--log", self.raw_log],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.time() + 15
         while not os.path.exists(self.port_file):

@@ -2,7 +2,8 @@
 Every corpus case is sent over HTTP/1.1 and HTTP/2 with canary markers in
 every prompt string, the Authorization and x-api-key headers, a query-string
 key and SPATURZU_API_KEY; the completions' own texts are canaries too. None
-may appear in any raw datagram, spool file, database row, or log line."""
+may appear in any raw datagram, spool file, database row, log line, or
+request the collector sends to the gateway."""
 import hashlib
 import json
 import os
@@ -153,8 +154,11 @@ class Privacy(harness.Case):
         self.assertEqual(spooled.count(b"\n"), m)
         self.assertClean("the spool", spooled, canaries)
 
-        # 3. The database the collector makes of it, and every log.
-        self.world.start_collector()
+        # 3. The database the collector makes of it, every log, and what it
+        # forwards to the gateway (with a key of its own, which may go there).
+        gw = harness.Gateway(self.world.dir, key="spa_collector_key")
+        self.addCleanup(gw.stop)
+        self.world.start_collector(["--gateway", gw.url], SPATURZU_API_KEY="spa_collector_key")
         recs = self.world.wait_records(m)
         self.assertEqual(len(recs), m)
         db = sqlite3.connect(self.world.db)
@@ -163,6 +167,13 @@ class Privacy(harness.Case):
         self.assertClean("the database", dump, canaries)
         self.assertClean("the shim's log", self.world.shim_log(), canaries)
         self.assertClean("the collector's log", self.world.collector_log(), canaries)
+        st = gw.wait_accepted([r["id"] for r in recs], timeout=60)
+        self.assertEqual(len(st["accepted"]), m, "every record was forwarded")
+        self.assertEqual(st["invalid"], [])
+        with open(gw.raw_log, "rb") as f:
+            sent = f.read()
+        self.assertIn(b"x-spaturzu-key: spa_collector_key", sent)
+        self.assertClean("a request to the gateway", sent, canaries)
         self.assertGreater(len(canaries), 100)
         # The canaries did reach the provider: the test is not vacuous.
         served = json.dumps(self.world.provider_requests())
