@@ -16,6 +16,12 @@ set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 ./scripts/build.sh plain >/dev/null
+# nginx for the proxy comparisons; RUNLEVEL=1 keeps its package from
+# starting a server on port 80. Without it those two lines print "-".
+if ! command -v nginx >/dev/null; then
+  { [ "$(id -u)" -eq 0 ] && apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends nginx-light; } >/dev/null 2>&1 || true
+fi
 sh tests/provider/gen-certs.sh build/test-certs
 work=$(mktemp -d)
 shim=$(pwd)/build/shim/libspaturzu_shim.so

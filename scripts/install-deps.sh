@@ -13,7 +13,6 @@ PACKAGES="
   node-cjs-module-lexer node-undici node-acorn
   valgrind
   chromium fonts-dejavu-core
-  nginx-light
 "
 
 missing=""
