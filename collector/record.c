@@ -20,7 +20,7 @@ const char *const spz_token_names[SPZ_TOK_COUNT] = {
 	[SPZ_TOK_TOOL_PROMPT] = "toolPromptTokens",
 };
 
-enum kind { K_STR, K_INT, K_BOOL, K_PATH, K_TAGS, K_TOKEN };
+enum kind { K_STR, K_INT, K_BOOL, K_PATH, K_TAGS, K_TOKEN, K_REFUSED };
 
 struct field {
 	const char *name;
@@ -59,6 +59,7 @@ static const struct field fields[] = {
 	{ "pid", K_INT, false, 4194304 },
 	{ "exe", K_STR, false, 4096 },
 	{ "tags", K_TAGS, false, 0 },
+	{ "refused", K_REFUSED, false, 0 }, /* the budget that refused the call */
 };
 
 #define TOKEN_MAX 1000000000000LL /* a trillion tokens: beyond any real call */
@@ -136,6 +137,17 @@ static int check_field(const struct field *f, json_t *v, char *why, size_t why_l
 	}
 	case K_TAGS:
 		return check_tags(v, why, why_len);
+	case K_REFUSED: {
+		if (!json_is_object(v) || json_object_size(v) > 8)
+			goto bad;
+		const char *k;
+		json_t *rv;
+		json_object_foreach(v, k, rv) {
+			if (strlen(k) > 32 || !json_is_string(rv) || json_string_length(rv) > 64)
+				goto bad;
+		}
+		return 0;
+	}
 	}
 bad:
 	snprintf(why, why_len, "field %s: wrong type or out of bounds", f->name);
@@ -294,6 +306,9 @@ static void fast_top(struct fast *f, const struct spz_json_event *ev)
 		if (ev->type != SPZ_JSON_OBJECT)
 			f->defer = true;
 		f->tag_count = 0;
+		return;
+	case K_REFUSED:
+		f->defer = true; /* rare: the full decoder takes it */
 		return;
 	}
 }

@@ -1,5 +1,7 @@
 #include "budget.h"
 
+#include "log.h"
+
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -104,4 +106,34 @@ void spz_budget_check(const char *agent, int64_t now_ms, struct spz_budget_verdi
 		}
 	}
 	/* The map stayed busy: let the call through rather than wait. */
+}
+
+bool spz_budget_armed(int64_t now_ms)
+{
+	const struct spz_budget_map *m = get_map(now_ms);
+	if (!m)
+		return false;
+	uint32_t count = __atomic_load_n(&m->count, __ATOMIC_RELAXED);
+	if (count > SPZ_BUDGET_MAP_MAX)
+		count = SPZ_BUDGET_MAP_MAX;
+	/* Unlocked on purpose: a torn read only makes the gate look closer,
+	 * and spz_budget_check then decides under the lock. */
+	for (uint32_t i = 0; i < count; i++)
+		if (__atomic_load_n(&m->entries[i].breached, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+void spz_budget_warn_once(const struct spz_budget_entry *e, const char *agent)
+{
+	static char warned[16][40 + 24];
+	static unsigned next;
+	char key[sizeof(warned[0])];
+	snprintf(key, sizeof(key), "%.39s/%lld", e->budget_id,
+		 (long long)period_of(e->period, (int64_t)time(NULL) * 1000));
+	for (unsigned i = 0; i < 16; i++)
+		if (strcmp(warned[i], key) == 0)
+			return;
+	snprintf(warned[next++ % 16], sizeof(warned[0]), "%s", key);
+	spz_log("budget %s (alert) exceeded by agent \"%s\"; the call proceeds", e->budget_id, agent ? agent : "");
 }

@@ -22,6 +22,11 @@ struct spz_budget_verdict {
 void spz_budget_set_dir(const char *dir);
 /* The verdict for a call of agent at now_ms (wall clock). */
 void spz_budget_check(const char *agent, int64_t now_ms, struct spz_budget_verdict *out);
+/* Cheap: is any budget breached in its current period? (Then the gate
+ * looks at the request.) */
+bool spz_budget_armed(int64_t now_ms);
+/* One diagnostic per alert budget and period. */
+void spz_budget_warn_once(const struct spz_budget_entry *e, const char *agent);
 /* For tests: a map already in memory, and forgetting the mapped one. */
 void spz_budget_use_map(const struct spz_budget_map *map);
 

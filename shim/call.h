@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/budget_map.h"
 #include "json.h"
 
 enum spz_usage_field {
@@ -66,6 +67,8 @@ struct spz_call {
 	bool head;   /* HEAD request: the response has no body */
 	bool truncated;   /* the response ended before its end */
 	bool no_response; /* the connection ended before any response */
+	bool refused;     /* a budget refused it before any byte was sent */
+	struct spz_budget_entry refusal;
 	int status;
 	struct spz_usage usage;
 	bool usage_estimated;           /* counted locally (tiktoken), not by the provider */

@@ -219,6 +219,15 @@ struct spz_conn *spz_conn_new(void)
 	return c;
 }
 
+bool spz_conn_h1_request_boundary(const struct spz_conn *c)
+{
+	if (c->ignored || c->h2)
+		return false;
+	if (!c->decided)
+		return c->lead_len == 0;
+	return spz_h1_idle(&c->req) && !c->req_call && c->pending_count == 0 && spz_h1_idle(&c->resp);
+}
+
 bool spz_conn_ignored(const struct spz_conn *c)
 {
 	return c->ignored || (c->h2 && spz_h2conn_ignored(c->h2));

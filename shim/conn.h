@@ -26,6 +26,9 @@ void spz_conn_on_write(struct spz_conn *c, const char *buf, size_t len, int64_t 
 void spz_conn_on_read(struct spz_conn *c, const char *buf, size_t len, int64_t now_ns);
 /* The peer closed the connection (read returned end of file). */
 void spz_conn_on_eof(struct spz_conn *c, int64_t now_ns);
+/* An HTTP/1.1 connection between requests with no response outstanding
+ * (where the budget gate may answer for the server). */
+bool spz_conn_h1_request_boundary(const struct spz_conn *c);
 /* True once the connection is no longer tracked (not HTTP, parse error...). */
 bool spz_conn_ignored(const struct spz_conn *c);
 

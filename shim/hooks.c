@@ -4,6 +4,7 @@
  * means a marker in its ex_data and a pointer compare on every later call.
  * Never aborts, never blocks, never alters the caller's buffers or errors. */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 
 #include "attr.h"
+#include "budget.h"
+#include "gate.h"
 #include "config.h"
 #include "conn.h"
 #include "emit.h"
@@ -36,6 +39,7 @@ typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
 
 struct tracked {
 	struct spz_conn *conn;
+	struct spz_gate gate; /* a budget refusal being answered */
 	unsigned generation; /* fork generation it was made in */
 	atomic_flag busy;    /* a thread is inside conn */
 	atomic_bool dropped; /* two threads met inside: stop tracking */
@@ -77,8 +81,13 @@ static void emit_call(const struct spz_call *call)
 	free(buf);
 }
 
+static atomic_int refusals_pending; /* connections with a refusal to read */
+
 static void tracked_free(struct tracked *t)
 {
+	if (spz_gate_pending(&t->gate))
+		atomic_fetch_sub(&refusals_pending, 1);
+	spz_gate_clear(&t->gate);
 	/* After fork the child holds a copy of the parent's state: it is not
 	 * the child's call, so it is freed without emitting. */
 	if (t->generation == atomic_load(&fork_generation))
@@ -133,6 +142,14 @@ static void init(void)
 	}
 	spz_conn_set_sink(emit_call);
 	spz_conn_set_attributor(attribute_call);
+	/* The collector publishes budgets beside its socket. */
+	char dir[sizeof(cfg->socket_path)];
+	snprintf(dir, sizeof(dir), "%s", cfg->socket_path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		spz_budget_set_dir(dir);
+	}
 	pthread_atfork(NULL, NULL, on_fork_child);
 }
 
@@ -246,6 +263,54 @@ static void observe_read_failure(SSL *s, int ret)
 	errno = saved;
 }
 
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Before the real write: true when the bytes belong to a call a budget
+ * refuses (they are reported written and go nowhere). Costs a clock read
+ * and nothing else while no budget is breached. */
+static bool gate_write(SSL *s, const void *buf, size_t len)
+{
+	if (!ready() || !spz_budget_armed(wall_now_ms()))
+		return false;
+	int saved = errno;
+	bool refused = false;
+	struct tracked *t = enter(s, buf, len);
+	if (t) {
+		bool had = spz_gate_pending(&t->gate) > 0;
+		refused = spz_gate_write(&t->gate, spz_conn_h1_request_boundary(t->conn), buf, len);
+		if (!had && spz_gate_pending(&t->gate))
+			atomic_fetch_add(&refusals_pending, 1);
+		leave(t);
+	}
+	errno = saved;
+	return refused;
+}
+
+/* Before the real read: the refusal's bytes, while there are some. */
+static size_t gate_read(SSL *s, void *buf, size_t cap)
+{
+	if (atomic_load_explicit(&refusals_pending, memory_order_relaxed) == 0 || cap == 0)
+		return 0;
+	int saved = errno;
+	size_t n = 0;
+	struct tracked *t = enter(s, NULL, 0);
+	if (t) {
+		if (spz_gate_pending(&t->gate)) {
+			n = spz_gate_read(&t->gate, buf, cap);
+			if (!spz_gate_pending(&t->gate))
+				atomic_fetch_sub(&refusals_pending, 1);
+		}
+		leave(t);
+	}
+	errno = saved;
+	return n;
+}
+
 #define REAL(name, type) ((type)spz_real(SPZ_FN_##name))
 
 SPZ_EXPORT int SSL_write(SSL *s, const void *buf, int num)
@@ -254,6 +319,8 @@ SPZ_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 	fn real = REAL(SSL_write, fn);
 	if (!real)
 		return -1;
+	if (num > 0 && gate_write(s, buf, (size_t)num))
+		return num;
 	int ret = real(s, buf, num);
 	if (ret > 0)
 		observe_write(s, buf, (size_t)ret);
@@ -266,6 +333,11 @@ SPZ_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written
 	fn real = REAL(SSL_write_ex, fn);
 	if (!real)
 		return 0;
+	if (num > 0 && gate_write(s, buf, num)) {
+		if (written)
+			*written = num;
+		return 1;
+	}
 	int ret = real(s, buf, num, written);
 	if (ret == 1 && written && *written > 0)
 		observe_write(s, buf, *written);
@@ -278,6 +350,9 @@ SPZ_EXPORT int SSL_read(SSL *s, void *buf, int num)
 	fn real = REAL(SSL_read, fn);
 	if (!real)
 		return -1;
+	size_t gated = num > 0 ? gate_read(s, buf, (size_t)num) : 0;
+	if (gated)
+		return (int)gated;
 	int ret = real(s, buf, num);
 	if (ret > 0)
 		observe_read(s, buf, (size_t)ret);
@@ -292,6 +367,12 @@ SPZ_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 	fn real = REAL(SSL_read_ex, fn);
 	if (!real)
 		return 0;
+	size_t gated = gate_read(s, buf, num);
+	if (gated) {
+		if (readbytes)
+			*readbytes = gated;
+		return 1;
+	}
 	int ret = real(s, buf, num, readbytes);
 	if (ret == 1 && readbytes && *readbytes > 0)
 		observe_read(s, buf, *readbytes);

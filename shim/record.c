@@ -3,6 +3,8 @@
  * as the gateway expects. */
 #include "record.h"
 
+#include "refusal.h"
+
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +67,19 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 		spz_jw_kstr(&w, "usageSource", c->usage_estimated ? "tiktoken" : "provider");
 	/* A transport failure with no HTTP status is 500 (GATEWAY.md). */
 	spz_jw_kint(&w, "status", c->no_response || c->status == 0 ? 500 : c->status);
-	if (c->no_response)
+	if (c->refused) {
+		char amount[40];
+		spz_jw_key(&w, "refused");
+		spz_jw_raw(&w, "{", 1);
+		spz_jw_kstr(&w, "budgetId", c->refusal.budget_id);
+		spz_jw_kstr(&w, "scope", c->refusal.scope == SPZ_BUDGET_AGENT ? "agent" : "project");
+		spz_jw_kstr(&w, "period", c->refusal.period == SPZ_BUDGET_MONTHLY ? "monthly" : "daily");
+		spz_refusal_usd(c->refusal.limit_pusd, amount, sizeof(amount));
+		spz_jw_kstr(&w, "limitCost", amount);
+		spz_refusal_usd(c->refusal.current_pusd, amount, sizeof(amount));
+		spz_jw_kstr(&w, "currentCost", amount);
+		spz_jw_raw(&w, "}", 1);
+	} else if (c->no_response)
 		spz_jw_kstr(&w, "error", "no_response");
 	else if (c->truncated)
 		spz_jw_kstr(&w, "error", "truncated");

@@ -11,7 +11,7 @@
 #include "jsonw.h"
 
 /* Picodollars as a decimal with at least two decimals: "5.00", "0.0125". */
-static void usd(int64_t pusd, char *out, size_t cap)
+void spz_refusal_usd(int64_t pusd, char *out, size_t cap)
 {
 	uint64_t v = pusd < 0 ? 0 : (uint64_t)pusd;
 	char frac[13];
@@ -25,8 +25,8 @@ static void usd(int64_t pusd, char *out, size_t cap)
 size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, char *out, size_t cap)
 {
 	char limit[40], current[40];
-	usd(e->limit_pusd, limit, sizeof(limit));
-	usd(e->current_pusd, current, sizeof(current));
+	spz_refusal_usd(e->limit_pusd, limit, sizeof(limit));
+	spz_refusal_usd(e->current_pusd, current, sizeof(current));
 	int n;
 	if (agent && *agent)
 		n = snprintf(out, cap, "spaturzu: %s/%s budget exceeded (%s >= %s) for agent \"%s\"",
@@ -42,8 +42,8 @@ size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, 
 static void budget_fields(struct spz_jw *w, const struct spz_budget_entry *e, const char *agent)
 {
 	char limit[40], current[40];
-	usd(e->limit_pusd, limit, sizeof(limit));
-	usd(e->current_pusd, current, sizeof(current));
+	spz_refusal_usd(e->limit_pusd, limit, sizeof(limit));
+	spz_refusal_usd(e->current_pusd, current, sizeof(current));
 	spz_jw_kstr(w, "scope", e->scope == SPZ_BUDGET_AGENT ? "agent" : "project");
 	spz_jw_kstr(w, "period", e->period == SPZ_BUDGET_MONTHLY ? "monthly" : "daily");
 	spz_jw_kstr(w, "limitCost", limit);

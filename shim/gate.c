@@ -1,0 +1,187 @@
+/* The budget gate for HTTP/1.1: at the first write of a request, before any
+ * byte reaches the provider, a call covered by a breached hard cap is
+ * refused. Its bytes are taken from the client as if written and dropped;
+ * the client then reads a provider-style 429 from the shim; the connection
+ * stays in step with the server, which never saw the request. Anything the
+ * gate is unsure of (a head split over writes, a chunked body, a request
+ * pipelined behind another) lets the call through and says so once. */
+#include "gate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "attr.h"
+#include "budget.h"
+#include "call.h"
+#include "config.h"
+#include "exchange.h"
+#include "log.h"
+#include "provider.h"
+#include "refusal.h"
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *find_crlfcrlf(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 3 < len; i++)
+		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+			return buf + i;
+	return NULL;
+}
+
+/* The innermost agent the call's record would name. */
+static void agent_of(const char *hdr_agent, char *out, size_t cap)
+{
+	out[0] = '\0';
+	char *attr = spz_attr_render(&spz_config()->attr, NULL, hdr_agent, NULL, NULL);
+	if (!attr)
+		return;
+	const char *k = strstr(attr, "\"agentName\":\"");
+	if (k) {
+		k += 13;
+		size_t n = 0;
+		while (k[n] && k[n] != '"' && k[n] != '\\' && n + 1 < cap)
+			n++;
+		if (k[n] == '"') { /* an escaped name is compared as not matching: the call goes through */
+			memcpy(out, k, n);
+			out[n] = '\0';
+		}
+	}
+	free(attr);
+}
+
+static enum spz_error_shape shape_for(const char *provider)
+{
+	if (!provider)
+		return SPZ_SHAPE_OPENAI;
+	if (strcmp(provider, "anthropic") == 0)
+		return SPZ_SHAPE_ANTHROPIC;
+	if (strcmp(provider, "gemini") == 0 || strcmp(provider, "vertex") == 0)
+		return SPZ_SHAPE_GOOGLE;
+	if (strcmp(provider, "bedrock") == 0 || strcmp(provider, "cohere") == 0)
+		return SPZ_SHAPE_MESSAGE;
+	return SPZ_SHAPE_OPENAI;
+}
+
+static void say_once(bool *said, const char *what)
+{
+	if (!*said) {
+		*said = true;
+		spz_log("budget gate: %s; the call goes through", what);
+	}
+}
+
+bool spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_t len)
+{
+	static bool said_split, said_chunked, said_pipelined;
+	if (g->swallow_left) {
+		/* The rest of a refused request's body: never written. */
+		g->swallow_left = len >= g->swallow_left ? 0 : g->swallow_left - len;
+		return true;
+	}
+	int64_t now = wall_ms();
+	if (!at_boundary || !spz_budget_armed(now))
+		return false;
+	const char *end = find_crlfcrlf(buf, len);
+	if (!end) {
+		say_once(&said_split, "a request head split over writes cannot be checked");
+		return false;
+	}
+	/* The request line and the headers the decision needs. */
+	struct spz_req_head h;
+	spz_req_head_reset(&h);
+	const char *line_end = memchr(buf, '\r', (size_t)(end - buf) + 1);
+	const char *sp1 = memchr(buf, ' ', (size_t)(line_end - buf));
+	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
+	if (!sp1 || !sp2)
+		return false;
+	spz_req_head_target(&h, buf, (size_t)(sp1 - buf), sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	uint64_t content_length = 0;
+	bool chunked = false;
+	for (const char *p = line_end + 2; p < end;) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p) + 1);
+		const char *colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon) {
+			const char *v = colon + 1;
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			size_t nlen = (size_t)(colon - p), vlen = (size_t)(eol - v);
+			spz_req_head_header(&h, p, nlen, v, vlen);
+			if (nlen == 14 && strncasecmp(p, "content-length", 14) == 0)
+				content_length = strtoull(v, NULL, 10);
+			else if (nlen == 17 && strncasecmp(p, "transfer-encoding", 17) == 0 && vlen >= 7 &&
+				 strncasecmp(v + vlen - 7, "chunked", 7) == 0)
+				chunked = true;
+		}
+		p = eol + 2;
+	}
+	const char *provider = spz_provider_for_host(h.host, strlen(h.host));
+	if (!spz_api_for_request(provider, h.method, h.method_len, h.path, h.path_len))
+		return false; /* not an LLM call */
+	char agent[SPZ_BUDGET_AGENT_MAX];
+	agent_of(h.hdr_agent, agent, sizeof(agent));
+	struct spz_budget_verdict v;
+	spz_budget_check(agent, now, &v);
+	if (v.warn)
+		spz_budget_warn_once(&v.entry, agent);
+	if (!v.refuse)
+		return false;
+	size_t head_len = (size_t)(end + 4 - buf);
+	if (chunked) {
+		say_once(&said_chunked, "a refused request with a chunked body cannot be dropped cleanly");
+		return false;
+	}
+	if (len - head_len > content_length) {
+		say_once(&said_pipelined, "a refused request written with the next one cannot be dropped alone");
+		return false;
+	}
+	char *resp = malloc(2048);
+	size_t rlen = resp ? spz_refusal_http1(shape_for(provider), &v.entry, agent, false, resp, 2048) : 0;
+	if (!rlen) {
+		free(resp);
+		return false;
+	}
+	free(g->resp);
+	g->resp = resp;
+	g->resp_len = rlen;
+	g->resp_pos = 0;
+	g->swallow_left = content_length - (len - head_len);
+	/* The refusal is recorded locally (never sent to the gateway). */
+	struct spz_call *call = spz_call_start(&h, 0);
+	if (call) {
+		call->status = 429;
+		call->refused = true;
+		call->refusal = v.entry;
+		spz_call_finish(call);
+	}
+	spz_log("budget %s refused a call of agent \"%s\" to %s%s", v.entry.budget_id, agent, h.host, h.path);
+	return true;
+}
+
+size_t spz_gate_read(struct spz_gate *g, char *buf, size_t cap)
+{
+	size_t n = g->resp_len - g->resp_pos;
+	if (n > cap)
+		n = cap;
+	memcpy(buf, g->resp + g->resp_pos, n);
+	g->resp_pos += n;
+	if (g->resp_pos == g->resp_len) {
+		free(g->resp);
+		g->resp = NULL;
+		g->resp_len = g->resp_pos = 0;
+	}
+	return n;
+}
+
+void spz_gate_clear(struct spz_gate *g)
+{
+	free(g->resp);
+	memset(g, 0, sizeof(*g));
+}

@@ -1,0 +1,142 @@
+"""The budget gate over HTTP/1.1: with a breached hard cap, curl and Python
+read a provider-style 429 (code budget_exceeded) that the shim wrote; the
+test provider receives zero bytes of the refused calls; a following call of
+an agent under budget on the same connection succeeds; the refusal is
+recorded locally and never forwarded."""
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+
+import harness
+from test_curl_h1 import curl_call
+
+CASE = "openai/chat_nonstream_gpt4o_usage_details"
+
+
+class BudgetGate(harness.Case):
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.world = harness.World(start_collector=False)
+        cfg = os.path.join(self.world.dir, "config", "spaturzu")
+        os.makedirs(cfg)
+        with open(os.path.join(cfg, "budgets.json"), "w") as f:
+            json.dump({"budgets": [
+                {"id": "blocked-daily", "scope": "agent", "agent": "blocked", "period": "daily",
+                 "limitUsd": "0.001", "enforcement": "hard_cap"},
+                {"id": "watched", "scope": "agent", "agent": "watched", "period": "daily",
+                 "limitUsd": "0.001", "enforcement": "alert"}]}, f)
+        self.gw = harness.Gateway(self.world.dir)
+        self.world.start_collector(["--gateway", self.gw.url])
+        # Spend that breaches both budgets: 1,000 input tokens of gpt-4o each.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        for i, agent in enumerate(("blocked", "watched")):
+            s.sendto(json.dumps({"id": str(uuid.UUID(int=(0x019e << 112) | (7 << 76) | (0x8 << 60) | i)),
+                                 "provider": "openai", "model": "gpt-4o", "status": 200, "promptTokens": 1000,
+                                 "agentName": agent, "startedAt": now}).encode(), self.world.socket)
+        s.close()
+        out = ""
+        end = time.time() + 10
+        while "BREACHED" not in out and time.time() < end:
+            time.sleep(0.1)
+            out = subprocess.run([harness.SPATURZU, "budgets"], capture_output=True, text=True,
+                                 env=self.world.collector_env(SPATURZU_DB=self.world.db)).stdout
+        self.assertIn("BREACHED", out)
+        time.sleep(0.5)  # the map follows within 200 ms
+
+    def tearDown(self):
+        self.world.close()
+        self.gw.stop()
+
+    def test_curl_refused_then_another_agent_on_the_same_connection(self):
+        w = self.world
+        before = len(w.provider_requests())
+        first = curl_call(w, CASE, "length", ["-H", "x-spaturzu-agent: blocked", "-w", "\\n%{http_code} %{num_connects}\\n"])
+        second = curl_call(w, CASE, "length", ["-w", "\\n%{http_code} %{num_connects}\\n"])
+        if harness.SANITIZE:
+            # curl_lite runs --next transfers side by side: one call each
+            # (connection reuse is checked under ASan by the Python test).
+            out = w.run(first, SPATURZU_AGENT="free").stdout.decode() + \
+                w.run(second, SPATURZU_AGENT="free").stdout.decode()
+        else:
+            # Two transfers in one curl: the second reuses the first's connection.
+            argv = first + ["--next"] + second[1:]  # --next resets options: all of them again
+            out = w.run(argv, SPATURZU_AGENT="free").stdout.decode()
+        body, status1, rest = out.split("\n", 2)
+        err = json.loads(body)["error"]
+        self.assertEqual(status1, "429 1")
+        self.assertEqual((err["code"], err["scope"], err["period"], err["agentName"]),
+                         ("budget_exceeded", "agent", "daily", "blocked"))
+        self.assertEqual(err["message"], 'spaturzu: agent/daily budget exceeded (%s >= 0.001) for agent "blocked"'
+                         % err["currentCost"])
+        self.assertTrue(rest.strip().endswith("200 1" if harness.SANITIZE else "200 0"), out)
+        served = w.provider_requests()[before:]
+        self.assertEqual(len(served), 1, "the provider saw only the call under budget")
+        recs = w.wait_records(4)
+        refused = [r for r in recs if "refused" in r]
+        self.assertEqual(len(refused), 1)
+        self.assertEqual((refused[0]["status"], refused[0]["refused"]["budgetId"], refused[0]["agentName"]),
+                         (429, "blocked-daily", "blocked"))
+        self.assertIn("budget blocked-daily refused a call", w.shim_log())
+        time.sleep(1.5)
+        self.assertNotIn(refused[0]["id"], self.gw.state()["accepted"], "refusals never go to the gateway")
+
+    def test_python_keep_alive_refused_then_served(self):
+        w = self.world
+        before = len(w.provider_requests())
+        meta, _ = harness.load_case(CASE)
+        code = r'''
+import http.client, json, ssl, sys
+port, ca, body = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+out = []
+for agent in ("blocked", "free", "watched", "blocked"):
+    c.request("POST", "/v1/chat/completions", body=body, headers={"Host": "api.openai.com",
+              "Content-Type": "application/json", "x-spaturzu-agent": agent, "x-test-case": sys.argv[4]})
+    r = c.getresponse()
+    out.append([r.status, json.loads(r.read())])
+print(json.dumps(out))
+'''
+        p = w.run([harness.CLIENT_PYTHON, "-c", code, str(w.port), w.ca, meta["request_body"], CASE])
+        res = json.loads(p.stdout)
+        self.assertEqual([r[0] for r in res], [429, 200, 200, 429])
+        self.assertEqual(res[0][1]["error"]["code"], "budget_exceeded")
+        self.assertEqual(res[1][1]["usage"]["prompt_tokens"], 14)
+        self.assertEqual(len(w.provider_requests()[before:]), 2, "only free and watched reached the provider")
+        self.assertIn('budget watched (alert) exceeded by agent "watched"', w.shim_log())
+
+
+    def test_node_openai_sdk_raises_its_rate_limit_error(self):
+        import test_node_sdks as ns
+        subprocess.run([os.path.join(ns.ROOT, "scripts", "install-node18.sh"), ns.NODE_DIR], check=True,
+                       stdout=subprocess.DEVNULL)
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        body = os.path.join(w.dir, "node-body.json")
+        with open(body, "w") as f:
+            f.write(meta["request_body"])
+        before = len(w.provider_requests())
+        client = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "node_budget.js")
+        p = w.run([ns.NODE, client, str(w.port), w.ca, CASE, body],
+                  LD_LIBRARY_PATH=os.path.join(ns.NODE_DIR, "usr", "lib", "x86_64-linux-gnu"))
+        out = json.loads(p.stdout)
+        self.assertEqual((out["refused"]["class"], out["refused"]["status"], out["refused"]["code"]),
+                         ("RateLimitError", 429, "budget_exceeded"), out)
+        self.assertIn("spaturzu: agent/daily budget exceeded", out["refused"]["message"])
+        self.assertLess(out["refusedMs"], 1500, "no retry of a refusal")
+        self.assertEqual(out["served"]["prompt_tokens"], 14)
+        self.assertEqual(len(w.provider_requests()[before:]), 1)
+
+
+if __name__ == "__main__":
+    harness.main()
