@@ -138,5 +138,40 @@ print(json.dumps(out))
         self.assertEqual(len(w.provider_requests()[before:]), 1)
 
 
+    def test_a_budget_crossed_mid_run(self):
+        """Calls pass until their own spend crosses the cap; within a second
+        of the crossing call's record, the next one is refused."""
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        before = len(w.provider_requests())
+        code = r'''
+import http.client, json, ssl, sys, time
+port, ca, body, case = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+out = []
+for i in range(5):
+    c.request("POST", "/v1/chat/completions", body=body, headers={"Host": "api.openai.com",
+              "Content-Type": "application/json", "x-spaturzu-agent": "runner", "x-test-case": case})
+    r = c.getresponse(); r.read()
+    out.append(r.status)
+    time.sleep(1.0)  # the stated delay: the collector publishes within 200 ms of a record
+print(json.dumps(out))
+'''
+        # 0.000335 USD a call against 0.001: the third call crosses the cap.
+        cfg = os.path.join(w.dir, "config", "spaturzu", "budgets.json")
+        with open(cfg) as f:
+            budgets = json.load(f)
+        budgets["budgets"].append({"id": "runner-daily", "scope": "agent", "agent": "runner", "period": "daily",
+                                   "limitUsd": "0.001", "enforcement": "hard_cap"})
+        with open(cfg, "w") as f:
+            json.dump(budgets, f)
+        import signal
+        w.collector.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        p = w.run([harness.CLIENT_PYTHON, "-c", code, str(w.port), w.ca, meta["request_body"], CASE])
+        self.assertEqual(json.loads(p.stdout), [200, 200, 200, 429, 429])
+        self.assertEqual(len(w.provider_requests()[before:]), 3)
+
+
 if __name__ == "__main__":
     harness.main()
