@@ -339,5 +339,25 @@ class Case(unittest.TestCase):
             self.assertEqual(rec["agentPath"], [agent])
 
 
+
+class FreshWorldCase(Case):
+    """A world of its own for each test, no collector started: for tests
+    that start, stop, kill or reconfigure the collector themselves."""
+
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.world = World(start_collector=False)
+
+    def tearDown(self):
+        self.world.close()
+
+
 def main():
     unittest.main(verbosity=2)

@@ -16,17 +16,9 @@ from test_curl_h1 import curl_call
 CASE = "openai/chat_nonstream_gpt4o_usage_details"
 
 
-class BudgetGate(harness.Case):
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
-
+class BudgetGate(harness.FreshWorldCase):
     def setUp(self):
-        self.world = harness.World(start_collector=False)
+        super().setUp()
         cfg = os.path.join(self.world.dir, "config", "spaturzu")
         os.makedirs(cfg)
         with open(os.path.join(cfg, "budgets.json"), "w") as f:
@@ -55,7 +47,7 @@ class BudgetGate(harness.Case):
         time.sleep(0.5)  # the map follows within 200 ms
 
     def tearDown(self):
-        self.world.close()
+        super().tearDown()
         self.gw.stop()
 
     def test_curl_refused_then_another_agent_on_the_same_connection(self):

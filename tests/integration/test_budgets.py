@@ -45,17 +45,9 @@ def record(i, agent, prompt, **over):
     return r
 
 
-class Budgets(harness.Case):
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
-
+class Budgets(harness.FreshWorldCase):
     def setUp(self):
-        self.world = harness.World(start_collector=False)
+        super().setUp()
         self.cfg = os.path.join(self.world.dir, "config", "spaturzu")
         os.makedirs(self.cfg)
         self.map = os.path.join(os.path.dirname(self.world.socket), "budgets.map")
@@ -63,7 +55,7 @@ class Budgets(harness.Case):
 
     def tearDown(self):
         self.sock.close()
-        self.world.close()
+        super().tearDown()
 
     def write_budgets(self, budgets):
         with open(os.path.join(self.cfg, "budgets.json"), "w") as f:

@@ -23,23 +23,15 @@ def record(i, **over):
     return r
 
 
-class Collector(harness.Case):
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
-
+class Collector(harness.FreshWorldCase):
     def setUp(self):
-        self.world = harness.World(start_collector=False)
+        super().setUp()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
 
     def tearDown(self):
         self.sock.close()
-        self.world.close()
+        super().tearDown()
 
     def send(self, data):
         if isinstance(data, dict):

@@ -18,21 +18,13 @@ KEY = "spa_test_CANARY_KEY_4c1d"
 FAST = ["--retry-base", "0.2", "--retry-max", "0.5", "--attempt-timeout", "1"]
 
 
-class GatewayForwarding(harness.Case):
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
-
+class GatewayForwarding(harness.FreshWorldCase):
     def setUp(self):
-        self.world = harness.World(start_collector=False)
+        super().setUp()
         self.gw = harness.Gateway(self.world.dir, key=KEY)
 
     def tearDown(self):
-        self.world.close()
+        super().tearDown()
         self.gw.stop()
 
     def start(self, *args):

@@ -19,21 +19,7 @@ GPT4O = "openai/chat_nonstream_gpt4o_usage_details"          # 0.000335 USD a ca
 SONNET = "anthropic/messages_nonstream_cache_write"          # 0.01004025 USD
 
 
-class RunAndReport(harness.Case):
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
-
-    def setUp(self):
-        self.world = harness.World(start_collector=False)
-
-    def tearDown(self):
-        self.world.close()
-
+class RunAndReport(harness.FreshWorldCase):
     def spaturzu(self, *args, check=True, **env):
         env.setdefault("SPATURZU_DB", self.world.db)
         e = self.world.env(preload=False, **env)

@@ -11,22 +11,7 @@ CASES = ["openai/chat_nonstream_gpt4o_usage_details", "openai/chat_stream_includ
          "openai/embeddings_base64_te3small"]
 
 
-class SpoolWhenCollectorDown(harness.Case):
-    # Each test needs its own world with no collector at first.
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
-
-    def setUp(self):
-        self.world = harness.World(start_collector=False)
-
-    def tearDown(self):
-        self.world.close()
-
+class SpoolWhenCollectorDown(harness.FreshWorldCase):
     def spooled_lines(self):
         lines = []
         if os.path.isdir(self.world.spool):
