@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "clog.h"
-#include "money.h"
+#include "../common/money.h"
 
 static const char *const known_keys[] = { "id", "scope", "agent", "period", "limitUsd", "enforcement",
 					  "alertThresholdPct", "note", NULL };

@@ -12,7 +12,7 @@
 #include "../common/paths.h"
 #include "budgets.h"
 #include "cli.h"
-#include "money.h"
+#include "../common/money.h"
 #include "spend.h"
 #include "store.h"
 
@@ -89,15 +89,9 @@ int cmd_budgets(int argc, char **argv)
 		}
 	}
 	int64_t now = (int64_t)time(NULL);
-	if (now_arg) {
-		char buf[40];
-		struct tm tm;
-		memset(&tm, 0, sizeof(tm));
-		if (spend_parse_time(now_arg, now, buf, sizeof(buf)) < 0 || !strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm)) {
-			fprintf(stderr, "spaturzu budgets: --now '%s' is not a time such as 2026-11-23T12:00Z\n", now_arg);
-			return EXIT_USAGE;
-		}
-		now = (int64_t)timegm(&tm);
+	if (now_arg && spend_parse_epoch(now_arg, now, &now) < 0) {
+		fprintf(stderr, "spaturzu budgets: --now '%s' is not a time such as 2026-11-23T12:00Z\n", now_arg);
+		return EXIT_USAGE;
 	}
 	struct spz_budgets b;
 	char err[600];

@@ -20,7 +20,7 @@
 #include "../common/paths.h"
 #include "budgets.h"
 #include "forward.h"
-#include "money.h"
+#include "../common/money.h"
 #include "pricing.h"
 #include "clog.h"
 #include "cli.h"

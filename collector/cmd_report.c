@@ -85,15 +85,9 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	int64_t now = (int64_t)time(NULL);
-	char buf[40];
-	if (now_arg) {
-		struct tm tm;
-		memset(&tm, 0, sizeof(tm));
-		if (spend_parse_time(now_arg, now, buf, sizeof(buf)) < 0 || !strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm)) {
-			fprintf(stderr, "spaturzu report: --now '%s' is not a time such as 2026-11-23T12:00Z\n", now_arg);
-			return EXIT_USAGE;
-		}
-		now = (int64_t)timegm(&tm);
+	if (now_arg && spend_parse_epoch(now_arg, now, &now) < 0) {
+		fprintf(stderr, "spaturzu report: --now '%s' is not a time such as 2026-11-23T12:00Z\n", now_arg);
+		return EXIT_USAGE;
 	}
 	char since[40] = "", until[40] = "";
 	if (since_arg && spend_parse_time(since_arg, now, since, sizeof(since)) < 0) {

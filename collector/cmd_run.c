@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -22,7 +21,8 @@
 
 #include "../common/paths.h"
 #include "cli.h"
-#include "money.h"
+#include "ingest.h"
+#include "../common/money.h"
 #include "spend.h"
 #include "store.h"
 
@@ -121,18 +121,6 @@ static void new_run_id(char *out, size_t cap)
 	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
 	snprintf(out, cap, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
 		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-static bool listening(const char *socket_path)
-{
-	char lock_path[4200];
-	snprintf(lock_path, sizeof(lock_path), "%s.lock", socket_path);
-	int fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;
-	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return held;
 }
 
 /* A collector of our own, in the foreground as our child: it dies with us
@@ -280,10 +268,10 @@ int cmd_run(int argc, char **argv)
 		new_run_id(run_id, sizeof(run_id));
 
 	pid_t collector = 0;
-	if (!listening(socket_path)) {
+	if (!spz_collector_listening(socket_path)) {
 		collector = start_collector(socket_path, db_path, spool_dir);
 		double start = now_s();
-		while (collector > 0 && !listening(socket_path) && now_s() - start < 15) {
+		while (collector > 0 && !spz_collector_listening(socket_path) && now_s() - start < 15) {
 			int status;
 			if (waitpid(collector, &status, WNOHANG) == collector) {
 				collector = -1;
@@ -292,7 +280,7 @@ int cmd_run(int argc, char **argv)
 			struct timespec pause = { 0, 20 * 1000 * 1000 };
 			nanosleep(&pause, NULL);
 		}
-		if (collector <= 0 || !listening(socket_path)) {
+		if (collector <= 0 || !spz_collector_listening(socket_path)) {
 			fprintf(stderr, "spaturzu run: the collector did not start (see the log beside %s); the run's "
 					"records go to the spool %s\n",
 				db_path, spool_dir);

@@ -3,21 +3,19 @@
  * (the collector keeps its own state in table meta) and probes the socket's
  * lock; changes nothing. */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/paths.h"
 #include "cli.h"
-#include "money.h"
+#include "ingest.h"
+#include "../common/money.h"
 #include "store.h"
 
 static const char usage[] =
@@ -38,19 +36,6 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 when a collector is running, 1 when none is (the report\n"
 	"is printed either way), 2 on a usage error.\n";
-
-/* 1 running, 0 not, taking the lock the collector holds for its socket. */
-static int collector_running(const char *socket_path)
-{
-	char lock_path[4200];
-	snprintf(lock_path, sizeof(lock_path), "%s.lock", socket_path);
-	int fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	int running = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return running;
-}
 
 static int spool_files(const char *dir)
 {
@@ -272,7 +257,7 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "spaturzu status: a default path is too long; pass --socket, --db, --spool\n");
 		return 1;
 	}
-	bool running = collector_running(socket_path);
+	bool running = spz_collector_listening(socket_path);
 	struct stat st;
 	if (stat(db_path, &st) < 0) {
 		if (as_json)

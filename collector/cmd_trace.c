@@ -11,7 +11,7 @@
 
 #include "../common/paths.h"
 #include "cli.h"
-#include "money.h"
+#include "../common/money.h"
 #include "spend.h"
 #include "store.h"
 

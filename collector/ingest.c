@@ -131,6 +131,18 @@ static int open_socket(struct spz_ingest *in, const char *socket_path, const cha
 	return 0;
 }
 
+bool spz_collector_listening(const char *socket_path)
+{
+	char lock_path[4200];
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", socket_path);
+	int fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
 void spz_ingest_close(struct spz_ingest *in)
 {
 	if (in->sock >= 0) {

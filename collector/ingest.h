@@ -5,6 +5,7 @@
 #ifndef SPZ_INGEST_H
 #define SPZ_INGEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -37,6 +38,8 @@ int spz_ingest_open(struct spz_ingest *in, const char *socket_path, const char *
 int spz_ingest_open_shared(struct spz_ingest *in, const char *socket_path, const char *spool_dir,
 			   struct spz_store *store, long gid);
 void spz_ingest_close(struct spz_ingest *in);
+/* Whether a collector serves socket_path: it holds the lock beside it. */
+bool spz_collector_listening(const char *socket_path);
 /* Reads what the socket holds now (bounded batch); returns records read or -1. */
 int spz_ingest_socket(struct spz_ingest *in);
 /* Ingests every spool file present; returns lines read or -1. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "money.h"
+#include "../common/money.h"
 
 enum price_field { P_INPUT, P_CACHED, P_WRITE, P_WRITE_1H, P_OUTPUT, P_REASONING, P_COUNT };
 

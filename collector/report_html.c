@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "money.h"
+#include "../common/money.h"
 #include "spend.h"
 
 static void esc(FILE *f, const char *s)

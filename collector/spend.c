@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "money.h"
+#include "../common/money.h"
 
 static const char *key_expr(const char *by, char *tag_path, size_t cap)
 {
@@ -317,5 +317,16 @@ int spend_parse_time(const char *arg, int64_t now_s, char *out, size_t cap)
 	if (*rest)
 		return -1; /* times are UTC: an offset is refused rather than misread */
 	spend_format_time((int64_t)timegm(&tm), out, cap);
+	return 0;
+}
+
+int spend_parse_epoch(const char *arg, int64_t now_s, int64_t *out)
+{
+	char buf[40];
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (spend_parse_time(arg, now_s, buf, sizeof(buf)) < 0 || !strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm))
+		return -1;
+	*out = (int64_t)timegm(&tm);
 	return 0;
 }

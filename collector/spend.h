@@ -43,6 +43,8 @@ void spend_print_csv(FILE *out, const struct spend *s, const char *label, bool h
  * -> "2026-11-23T10:00:00.000Z". Returns 0 or -1. */
 int spend_parse_time(const char *arg, int64_t now_s, char *out, size_t cap);
 void spend_format_time(int64_t epoch_s, char *out, size_t cap);
+/* The same forms as spend_parse_time, to epoch seconds (--now). 0 or -1. */
+int spend_parse_epoch(const char *arg, int64_t now_s, int64_t *out);
 /* 1234567 -> "1,234,567" */
 void spend_group_digits(int64_t v, char *out, size_t cap);
 /* Exact USD with at least 2 decimals: "0.0825", "12.50". */

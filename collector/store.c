@@ -11,7 +11,7 @@
 
 #include "../common/paths.h"
 #include "clog.h"
-#include "money.h"
+#include "../common/money.h"
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS calls ("

@@ -3,7 +3,7 @@
  * as the gateway expects. */
 #include "record.h"
 
-#include "refusal.h"
+#include "../common/money.h"
 
 #include <string.h>
 #include <time.h>
@@ -74,9 +74,9 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 		spz_jw_kstr(&w, "budgetId", c->refusal.budget_id);
 		spz_jw_kstr(&w, "scope", c->refusal.scope == SPZ_BUDGET_AGENT ? "agent" : "project");
 		spz_jw_kstr(&w, "period", c->refusal.period == SPZ_BUDGET_MONTHLY ? "monthly" : "daily");
-		spz_refusal_usd(c->refusal.limit_pusd, amount, sizeof(amount));
+		spz_money_format(c->refusal.limit_pusd, 2, amount, sizeof(amount));
 		spz_jw_kstr(&w, "limitCost", amount);
-		spz_refusal_usd(c->refusal.current_pusd, amount, sizeof(amount));
+		spz_money_format(c->refusal.current_pusd, 2, amount, sizeof(amount));
 		spz_jw_kstr(&w, "currentCost", amount);
 		spz_jw_raw(&w, "}", 1);
 	} else if (c->no_response)

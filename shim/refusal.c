@@ -8,25 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/money.h"
 #include "jsonw.h"
-
-/* Picodollars as a decimal with at least two decimals: "5.00", "0.0125". */
-void spz_refusal_usd(int64_t pusd, char *out, size_t cap)
-{
-	uint64_t v = pusd < 0 ? 0 : (uint64_t)pusd;
-	char frac[13];
-	snprintf(frac, sizeof(frac), "%012llu", (unsigned long long)(v % 1000000000000ull));
-	int n = 12;
-	while (n > 2 && frac[n - 1] == '0')
-		n--;
-	snprintf(out, cap, "%llu.%.*s", (unsigned long long)(v / 1000000000000ull), n, frac);
-}
 
 size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, char *out, size_t cap)
 {
 	char limit[40], current[40];
-	spz_refusal_usd(e->limit_pusd, limit, sizeof(limit));
-	spz_refusal_usd(e->current_pusd, current, sizeof(current));
+	spz_money_format(e->limit_pusd, 2, limit, sizeof(limit));
+	spz_money_format(e->current_pusd, 2, current, sizeof(current));
 	int n;
 	if (agent && *agent)
 		n = snprintf(out, cap, "spaturzu: %s/%s budget exceeded (%s >= %s) for agent \"%s\"",
@@ -42,8 +31,8 @@ size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, 
 static void budget_fields(struct spz_jw *w, const struct spz_budget_entry *e, const char *agent)
 {
 	char limit[40], current[40];
-	spz_refusal_usd(e->limit_pusd, limit, sizeof(limit));
-	spz_refusal_usd(e->current_pusd, current, sizeof(current));
+	spz_money_format(e->limit_pusd, 2, limit, sizeof(limit));
+	spz_money_format(e->current_pusd, 2, current, sizeof(current));
 	spz_jw_kstr(w, "scope", e->scope == SPZ_BUDGET_AGENT ? "agent" : "project");
 	spz_jw_kstr(w, "period", e->period == SPZ_BUDGET_MONTHLY ? "monthly" : "daily");
 	spz_jw_kstr(w, "limitCost", limit);

@@ -17,8 +17,6 @@ enum spz_error_shape {
 	SPZ_SHAPE_MESSAGE,   /* {"message": ...}: Bedrock, Cohere */
 };
 
-/* Picodollars as decimal USD with at least two decimals: "5.00", "0.0125". */
-void spz_refusal_usd(int64_t pusd, char *out, size_t cap);
 /* "spaturzu: agent/daily budget exceeded (5.01 >= 5.00) for agent \"x\"" */
 size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, char *out, size_t cap);
 /* The JSON body; 0 if it does not fit. */

@@ -9,6 +9,7 @@
 
 #include "../../shim/budget.h"
 #include "../../shim/refusal.h"
+#include "helpers.h"
 
 static struct spz_budget_map map;
 static const int64_t NOW = 1795435200000; /* 2026-11-23T12:00:00Z */
@@ -144,9 +145,5 @@ int main(void)
 	tcase_add_test(tc, verdicts_follow_scope_enforcement_and_period);
 	tcase_add_test(tc, refusals_in_each_providers_shape);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../collector/money.h"
+#include "../../common/money.h"
 #include "../../collector/pricing.h"
 #include "../../collector/record.h"
 #include "../../shim/config.h"
@@ -437,9 +437,5 @@ int main(void)
 	tcase_add_test(tc, long_context_tiers_and_cache_lifetimes);
 	tcase_add_test(tc, overrides_merge_and_bad_files_say_where);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../collector/record.h"
+#include "helpers.h"
 
 static const char shim_record[] =
 	"{\"id\":\"01a20823-de33-737b-8dd5-3cf9528e8653\",\"provider\":\"openai\",\"model\":\"gpt-4o\","
@@ -78,9 +79,5 @@ int main(void)
 	tcase_add_test(tc, shim_records_take_the_fast_path_and_agree);
 	tcase_add_test(tc, what_the_fuzzer_found);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }
