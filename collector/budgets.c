@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,7 @@ void spz_budget_publish(struct spz_budget_publisher *p, const struct spz_budgets
 		e->period = (uint8_t)bu->period;
 		e->enforcement = (uint8_t)bu->enforcement;
 		e->breached = bu->breached;
+		e->source = bu->from_gateway ? 1 : 0;
 		e->limit_pusd = bu->limit_pusd;
 		e->current_pusd = bu->current_pusd;
 	}
@@ -296,4 +298,47 @@ void spz_budget_publisher_close(struct spz_budget_publisher *p)
 		close(p->fd);
 	p->map = NULL;
 	p->fd = -1;
+}
+
+int spz_budget_map_read(const char *map_path, int source, struct spz_budget *items, size_t cap, int64_t *updated_ms)
+{
+	int fd = open(map_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	static struct spz_budget_map m;
+	int n = -1;
+	/* A plain read can tear while the collector writes: the sequence says. */
+	for (int attempt = 0; attempt < 20 && n < 0; attempt++) {
+		uint64_t seq_after = 0;
+		if (pread(fd, &m, sizeof(m), 0) != (ssize_t)sizeof(m) || m.magic != SPZ_BUDGET_MAP_MAGIC)
+			break;
+		if ((m.seq & 1) || pread(fd, &seq_after, sizeof(seq_after), offsetof(struct spz_budget_map, seq)) !=
+						   (ssize_t)sizeof(seq_after) ||
+		    seq_after != m.seq) {
+			struct timespec ts = { 0, 5000000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		n = 0;
+		for (uint32_t i = 0; i < m.count && i < SPZ_BUDGET_MAP_MAX && (size_t)n < cap; i++) {
+			const struct spz_budget_entry *e = &m.entries[i];
+			if (e->source != source)
+				continue;
+			struct spz_budget *b = &items[n++];
+			memset(b, 0, sizeof(*b));
+			memcpy(b->id, e->budget_id, sizeof(b->id) - 1);
+			memcpy(b->agent, e->agent, sizeof(b->agent) - 1);
+			b->scope = e->scope ? SPZ_BUDGET_AGENT : SPZ_BUDGET_PROJECT;
+			b->period = e->period ? SPZ_BUDGET_MONTHLY : SPZ_BUDGET_DAILY;
+			b->enforcement = e->enforcement ? SPZ_BUDGET_HARD_CAP : SPZ_BUDGET_ALERT;
+			b->breached = e->breached;
+			b->limit_pusd = e->limit_pusd;
+			b->current_pusd = e->current_pusd;
+			b->calls = -1;
+			b->from_gateway = source == 1;
+		}
+		*updated_ms = m.updated_ms;
+	}
+	close(fd);
+	return n;
 }

@@ -26,6 +26,7 @@ struct spz_budget {
 	enum spz_budget_enforcement enforcement;
 	int64_t limit_pusd;
 	int alert_pct; /* 0: none */
+	bool from_gateway; /* a gateway policy's limit, not the local file's */
 	/* evaluated */
 	int64_t current_pusd;
 	int64_t calls;
@@ -59,5 +60,10 @@ struct spz_budget_publisher {
 int spz_budget_publisher_open(struct spz_budget_publisher *p, const char *socket_path, long gid);
 void spz_budget_publish(struct spz_budget_publisher *p, const struct spz_budgets *b, int64_t now_ms);
 void spz_budget_publisher_close(struct spz_budget_publisher *p);
+
+/* Reads a published map (for `spaturzu budgets`): the entries that came from
+ * `source` (1: the gateway) into items, at most cap. Returns how many, or -1
+ * when there is no consistent map to read. */
+int spz_budget_map_read(const char *map_path, int source, struct spz_budget *items, size_t cap, int64_t *updated_ms);
 
 #endif

@@ -99,52 +99,79 @@ int cmd_budgets(int argc, char **argv)
 		fprintf(stderr, "spaturzu budgets: %s\n", err);
 		return 1;
 	}
-	if (b.count == 0) {
-		if (as_json)
-			puts("{\"budgets\":[]}");
-		else
-			printf("No budgets: write them in %s (see `spaturzu budgets --help`).\n", path);
-		return 0;
-	}
 	if (!db_path[0])
 		spz_path_db(db_path, sizeof(db_path));
 	struct stat st;
 	struct spz_store store;
 	bool have_db = stat(db_path, &st) == 0 && spz_store_open(&store, db_path, true) == 0;
+	/* The gateway's budgets are what the collector last published in the
+	 * map; its meta table says how following the gateway goes. */
+	struct spz_budget gateway[SPZ_BUDGET_MAP_MAX];
+	int n_gateway = 0;
+	char policy_status[512] = "", socket_path[4096] = "";
 	if (have_db) {
 		spz_budgets_evaluate(&b, store.db, now);
+		spz_store_meta_get(&store, "policy.status", policy_status, sizeof(policy_status));
+		spz_store_meta_get(&store, "collector.socket", socket_path, sizeof(socket_path));
 		spz_store_close(&store);
+	}
+	if (policy_status[0] && socket_path[0]) {
+		char map_path[4200];
+		snprintf(map_path, sizeof(map_path), "%s", socket_path);
+		char *slash = strrchr(map_path, '/');
+		if (slash) {
+			snprintf(slash + 1, sizeof(map_path) - (size_t)(slash + 1 - map_path), "%s", SPZ_BUDGET_MAP_NAME);
+			int64_t updated = 0;
+			n_gateway = spz_budget_map_read(map_path, 1, gateway, SPZ_BUDGET_MAP_MAX, &updated);
+			if (n_gateway < 0)
+				n_gateway = 0;
+		}
+	}
+	if (b.count == 0 && n_gateway == 0 && !policy_status[0]) {
+		if (as_json)
+			puts("{\"budgets\":[]}");
+		else
+			printf("No budgets: write them in %s (see `spaturzu budgets --help`).\n", path);
+		spz_budgets_free(&b);
+		return 0;
 	}
 	json_t *arr = json_array();
 	if (!as_json)
-		printf("%-20s %-8s %-20s %-8s %12s %14s %6s  %-9s %s\n", "BUDGET", "SCOPE", "AGENT", "PERIOD", "LIMIT USD",
-		       "SPENT USD", "USED", "ENFORCE", "STATE");
-	for (size_t i = 0; i < b.count; i++) {
-		struct spz_budget *bu = &b.items[i];
+		printf("%-20s %-8s %-20s %-8s %12s %14s %6s  %-9s %-8s %s\n", "BUDGET", "SCOPE", "AGENT", "PERIOD",
+		       "LIMIT USD", "SPENT USD", "USED", "ENFORCE", "SOURCE", "STATE");
+	for (size_t i = 0; i < b.count + (size_t)n_gateway; i++) {
+		struct spz_budget *bu = i < b.count ? &b.items[i] : &gateway[i - b.count];
 		char limit[48], spent[48], since[40];
 		spend_format_usd(bu->limit_pusd, limit, sizeof(limit));
 		spend_format_usd(bu->current_pusd, spent, sizeof(spent));
 		spz_budget_period_start(bu->period, now, since, sizeof(since));
-		double used = 100.0 * (double)bu->current_pusd / (double)bu->limit_pusd;
+		double used = bu->limit_pusd > 0 ? 100.0 * (double)bu->current_pusd / (double)bu->limit_pusd : 0;
 		const char *scope = bu->scope == SPZ_BUDGET_AGENT ? "agent" : "project";
 		const char *period = bu->period == SPZ_BUDGET_DAILY ? "daily" : "monthly";
 		const char *enf = bu->enforcement == SPZ_BUDGET_HARD_CAP ? "hard_cap" : "alert";
+		const char *source = bu->from_gateway ? "gateway" : "file";
 		if (as_json) {
 			char lim[48], cur[48];
 			spz_money_format(bu->limit_pusd, 0, lim, sizeof(lim));
 			spz_money_format(bu->current_pusd, 0, cur, sizeof(cur));
-			json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", bu->id,
-							     "scope", scope, "agent", bu->agent[0] ? bu->agent : NULL,
-							     "period", period, "periodStart", since, "limitUsd", lim,
-							     "currentUsd", cur, "calls", (json_int_t)bu->calls,
-							     "enforcement", enf, "state", state_of(bu)));
+			json_t *o = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", bu->id, "scope", scope,
+					      "agent", bu->agent[0] ? bu->agent : NULL, "period", period, "periodStart",
+					      since, "limitUsd", lim, "currentUsd", cur, "enforcement", enf, "source",
+					      source, "state", state_of(bu));
+			/* The gateway counts its own calls; ours are the local ones. */
+			if (!bu->from_gateway)
+				json_object_set_new(o, "calls", json_integer((json_int_t)bu->calls));
+			json_array_append_new(arr, o);
 		} else {
-			printf("%-20.20s %-8s %-20.20s %-8s %12s %14s %5.1f%%  %-9s %s\n", bu->id, scope,
-			       bu->agent[0] ? bu->agent : "-", period, limit, spent, used, enf, state_of(bu));
+			printf("%-20.20s %-8s %-20.20s %-8s %12s %14s %5.1f%%  %-9s %-8s %s\n", bu->id, scope,
+			       bu->agent[0] ? bu->agent : "-", period, limit, spent, used, enf, source, state_of(bu));
 		}
 	}
+	json_t *status = policy_status[0] ? json_loads(policy_status, 0, NULL) : NULL;
 	if (as_json) {
 		json_t *o = json_pack("{s:o,s:s}", "budgets", arr, "file", path);
+		if (status)
+			json_object_set(o, "gateway", status);
 		char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		puts(text);
 		free(text);
@@ -153,7 +180,14 @@ int cmd_budgets(int argc, char **argv)
 		json_decref(arr);
 		if (!have_db)
 			printf("(no database at %s yet: nothing spent)\n", db_path);
+		const char *state = json_string_value(json_object_get(status, "state"));
+		if (state)
+			printf("gateway budgets: %s\n", state);
+		const char *err = json_string_value(json_object_get(status, "lastError"));
+		if (err && *err)
+			printf("  last failure: %s\n", err);
 	}
+	json_decref(status);
 	spz_budgets_free(&b);
 	return 0;
 }

@@ -19,6 +19,7 @@
 
 #include "../common/paths.h"
 #include "budgets.h"
+#include "policy.h"
 #include "forward.h"
 #include "../common/money.h"
 #include "pricing.h"
@@ -82,6 +83,19 @@ static const char usage[] =
 	"                      each times a random factor in [0.75, 1.25] (default 1)\n"
 	"      --retry-max SECONDS  retry interval after that schedule, for as long\n"
 	"                      as the gateway stays away (default 60)\n"
+	"\n"
+	"Gateway budgets (whenever forwarding is on): the collector fetches the\n"
+	"policy of each agent it has seen, and \"(untagged)\" for the project's\n"
+	"budgets, from {gateway}/v1/agents/{agent}/policy; follows the\n"
+	"budget_breach events of {gateway}/v1/projects/_me/events; and publishes\n"
+	"the limits beside the local budgets for the shims. A fetch that fails lets\n"
+	"that agent's calls through (fail-open) and is logged.\n"
+	"      --policy-poll SECONDS  fetch every policy again this often, the\n"
+	"                      backstop to the event stream (default 60)\n"
+	"      --events-reconnect SECONDS  wait before reconnecting a dropped\n"
+	"                      event stream (default 5)\n"
+	"      --no-gateway-budgets  forward records but take no budgets from the\n"
+	"                      gateway\n"
 	"\n"
 	"System-wide mode (one collector for several users):\n"
 	"      --system        socket " SPZ_SYSTEM_SOCKET " shared with a group (directory\n"
@@ -195,6 +209,9 @@ struct collector_state {
 	struct spz_store store;
 	struct spz_ingest in;
 	struct spz_forwarder *fwd;
+	struct spz_policy *policy;
+	int64_t agents_seen_seq; /* calls up to this seq have had their agents tracked */
+	uint64_t policy_mark;
 	struct spz_pricing *pricing;
 	char pricing_path[4096];
 	bool pricing_required;
@@ -221,6 +238,7 @@ static void publish_state(struct collector_state *cs, const char *socket_path, c
 			   !fcfg->enabled ? "off (no SPATURZU_API_KEY or gateway URL)" :
 			   cs->fwd	  ? "on" :
 					    "failed to start (see the log)");
+	spz_store_meta_set(&cs->store, "policy.status", NULL); /* until this collector has its own */
 	spz_store_meta_set(&cs->store, "pricing.as_of", spz_pricing_as_of(cs->pricing));
 	spz_store_meta_set(&cs->store, "pricing.override",
 			   cs->pricing_path[0] && access(cs->pricing_path, F_OK) == 0 ? cs->pricing_path : NULL);
@@ -304,7 +322,101 @@ static void update_budgets(struct collector_state *cs, bool force)
 				clog_info("budget %s under its limit again (%s < %s USD)", b->id, cur, lim);
 		}
 	}
-	spz_budget_publish(&cs->publisher, &cs->budgets, now);
+	/* The gateway's limits go beside the local ones; the gateway decides
+	 * their state. */
+	struct spz_budget merged[SPZ_BUDGET_MAP_MAX];
+	size_t n = cs->budgets.count < SPZ_BUDGET_MAP_MAX ? cs->budgets.count : SPZ_BUDGET_MAP_MAX;
+	memcpy(merged, cs->budgets.items, n * sizeof(merged[0]));
+	n += spz_policy_budgets(cs->policy, merged + n, SPZ_BUDGET_MAP_MAX - n, now);
+	struct spz_budgets all = { .items = merged, .count = n };
+	spz_budget_publish(&cs->publisher, &all, now);
+}
+
+/* The agents whose gateway policies matter: every agent that made a call
+ * here (the last 35 days at start, then each new one as it arrives). */
+static void track_agents(struct collector_state *cs, bool at_start)
+{
+	if (!cs->policy)
+		return;
+	sqlite3_stmt *q = NULL;
+	const char *sql = at_start ? "SELECT DISTINCT agent_name, (SELECT max(seq) FROM calls) FROM calls"
+				     " WHERE agent_name IS NOT NULL AND started_at >= ?"
+				   : "SELECT DISTINCT agent_name, (SELECT max(seq) FROM calls) FROM calls"
+				     " WHERE agent_name IS NOT NULL AND seq > ?";
+	if (sqlite3_prepare_v2(cs->store.db, sql, -1, &q, NULL) != SQLITE_OK)
+		return;
+	char since[32];
+	if (at_start) {
+		spz_budget_period_start(SPZ_BUDGET_DAILY, now_ms() / 1000 - 35 * 86400, since, sizeof(since));
+		sqlite3_bind_text(q, 1, since, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(q, 1, cs->agents_seen_seq);
+	}
+	int64_t max_seq = cs->agents_seen_seq;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		spz_policy_track(cs->policy, (const char *)sqlite3_column_text(q, 0));
+		max_seq = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	if (at_start) {
+		sqlite3_stmt *m = NULL;
+		if (sqlite3_prepare_v2(cs->store.db, "SELECT coalesce(max(seq), 0) FROM calls", -1, &m, NULL) == SQLITE_OK &&
+		    sqlite3_step(m) == SQLITE_ROW)
+			max_seq = sqlite3_column_int64(m, 0);
+		sqlite3_finalize(m);
+	}
+	cs->agents_seen_seq = max_seq;
+}
+
+/* How following the gateway's budgets goes, for `spaturzu budgets`: written
+ * when it changes. */
+static void publish_policy(struct collector_state *cs)
+{
+	if (!cs->policy)
+		return;
+	const struct spz_policy_stats *ps = spz_policy_stats(cs->policy);
+	uint64_t mark = ps->fetches * 1000003u + ps->fetch_failures * 7919u + ps->event_connects * 31u +
+			(uint64_t)ps->events_connected + (uint64_t)ps->agents * 131u + (uint64_t)ps->agents_known * 17u;
+	if (mark == cs->policy_mark)
+		return;
+	cs->policy_mark = mark;
+	char state[300];
+	int failing = ps->agents - ps->agents_known;
+	if (ps->fetches == 0)
+		snprintf(state, sizeof(state), "starting");
+	else if (failing > 0)
+		snprintf(state, sizeof(state),
+			 "fail-open for %d of %d agents: their last policy fetch failed, so the gateway's budgets "
+			 "do not stop their calls",
+			 failing, ps->agents);
+	else
+		snprintf(state, sizeof(state), "following %d agents' policies; event stream %s", ps->agents,
+			 ps->events_connected ? "connected" : "down (polling)");
+	json_t *o = json_pack("{s:s,s:i,s:i,s:b,s:I,s:I}", "state", state, "agents", ps->agents, "agentsKnown",
+			      ps->agents_known, "eventStream", ps->events_connected, "fetches", (json_int_t)ps->fetches,
+			      "failures", (json_int_t)ps->fetch_failures);
+	if (ps->last_error[0])
+		json_object_set_new(o, "lastError", json_string(ps->last_error));
+	char *text = json_dumps(o, JSON_COMPACT);
+	spz_store_meta_set(&cs->store, "policy.status", text);
+	free(text);
+	json_decref(o);
+}
+
+/* Waits for the ingest socket, the gateway's sockets or what is due. */
+static int wait_ready(struct collector_state *cs, int timeout)
+{
+	struct curl_waitfd fds[65] = { { .fd = cs->in.sock, .events = CURL_WAIT_POLLIN } };
+	size_t n = 1 + spz_policy_waitfds(cs->policy, fds + 1, 64, &timeout);
+	if (cs->fwd)
+		return spz_forward_wait(cs->fwd, fds, n, timeout);
+	struct pollfd pfd[65];
+	for (size_t i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ .fd = fds[i].fd,
+					  .events = (short)((fds[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) |
+							    (fds[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0) |
+							    (fds[i].events & CURL_WAIT_POLLPRI ? POLLPRI : 0)) };
+	return poll(pfd, n, timeout) > 0 && (pfd[0].revents & POLLIN);
 }
 
 static int load_pricing(struct collector_state *cs)
@@ -330,7 +442,7 @@ int cmd_collector(int argc, char **argv)
 {
 	enum {
 		O_SPOOL = 256, O_LOG, O_PRICING, O_GATEWAY, O_KEYFILE, O_NOFWD, O_CA, O_INFLIGHT, O_TIMEOUT,
-		O_RBASE, O_RMAX, O_DRAIN, O_SYSTEM, O_GROUP, O_BUDGETS,
+		O_RBASE, O_RMAX, O_DRAIN, O_SYSTEM, O_GROUP, O_BUDGETS, O_POLL, O_RECONNECT, O_NOPOLICY,
 	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -351,6 +463,9 @@ int cmd_collector(int argc, char **argv)
 		{ "system", no_argument, NULL, O_SYSTEM },
 		{ "group", required_argument, NULL, O_GROUP },
 		{ "budgets", required_argument, NULL, O_BUDGETS },
+		{ "policy-poll", required_argument, NULL, O_POLL },
+		{ "events-reconnect", required_argument, NULL, O_RECONNECT },
+		{ "no-gateway-budgets", no_argument, NULL, O_NOPOLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -361,7 +476,8 @@ int cmd_collector(int argc, char **argv)
 	spz_forward_config_defaults(&fcfg);
 	bool foreground = false, no_forward = false, system_mode = false;
 	const char *group_name = "spaturzu";
-	long drain_ms = 5000;
+	long drain_ms = 5000, poll_ms = 60000, reconnect_ms = 5000;
+	bool no_policy = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "s:d:fh", opts, NULL)) != -1) {
 		long ms;
@@ -387,6 +503,7 @@ int cmd_collector(int argc, char **argv)
 			fcfg.enabled = true;
 			break;
 		case O_NOFWD: no_forward = true; break;
+		case O_NOPOLICY: no_policy = true; break;
 		case O_SYSTEM: system_mode = true; break;
 		case O_GROUP: group_name = optarg; break;
 		case O_BUDGETS:
@@ -405,6 +522,8 @@ int cmd_collector(int argc, char **argv)
 		case O_RBASE:
 		case O_RMAX:
 		case O_DRAIN:
+		case O_POLL:
+		case O_RECONNECT:
 			if ((ms = seconds_ms(optarg)) < 0) {
 				fprintf(stderr, "spaturzu collector: '%s' is not a positive number of seconds\n", optarg);
 				return EXIT_USAGE;
@@ -415,6 +534,10 @@ int cmd_collector(int argc, char **argv)
 				fcfg.retry_base_ms = ms;
 			else if (c == O_RMAX)
 				fcfg.retry_max_ms = ms;
+			else if (c == O_POLL)
+				poll_ms = ms;
+			else if (c == O_RECONNECT)
+				reconnect_ms = ms;
 			else
 				drain_ms = ms;
 			break;
@@ -557,6 +680,19 @@ int cmd_collector(int argc, char **argv)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	cs.fwd = spz_forward_new(&fcfg, &cs.store);
+	if (fcfg.enabled && !no_policy) {
+		struct spz_policy_config pcfg = { .poll_ms = poll_ms, .reconnect_ms = reconnect_ms,
+						  .timeout_ms = fcfg.attempt_timeout_ms };
+		snprintf(pcfg.base_url, sizeof(pcfg.base_url), "%s", fcfg.base_url);
+		snprintf(pcfg.api_key, sizeof(pcfg.api_key), "%s", fcfg.api_key);
+		snprintf(pcfg.ca_file, sizeof(pcfg.ca_file), "%s", fcfg.ca_file);
+		cs.policy = spz_policy_new(&pcfg);
+		memset(pcfg.api_key, 0, sizeof(pcfg.api_key));
+		if (!cs.policy)
+			clog_error("budgets: cannot follow the gateway's policies (out of memory); its budgets are not "
+				   "enforced");
+		track_agents(&cs, true);
+	}
 	memset(fcfg.api_key, 0, sizeof(fcfg.api_key));
 	publish_state(&cs, socket_path, spool_dir, &fcfg);
 
@@ -573,13 +709,7 @@ int cmd_collector(int argc, char **argv)
 	while (!stop_requested) {
 		spz_forward_pump(cs.fwd);
 		int timeout = cs.repricing ? 0 : store_failing ? 1000 : 500;
-		int readable;
-		if (cs.fwd) {
-			readable = spz_forward_wait(cs.fwd, cs.in.sock, timeout);
-		} else {
-			struct pollfd pfd = { .fd = cs.in.sock, .events = POLLIN };
-			readable = poll(&pfd, 1, timeout) > 0;
-		}
+		int readable = wait_ready(&cs, timeout);
 		if (reload_requested) {
 			reload_requested = 0;
 			if (load_pricing(&cs) == 0)
@@ -600,9 +730,12 @@ int cmd_collector(int argc, char **argv)
 			if (got > 0) {
 				spz_forward_notify(cs.fwd);
 				cs.budgets_dirty = true;
+				track_agents(&cs, false);
 			}
 		}
-		update_budgets(&cs, false);
+		spz_policy_run(cs.policy);
+		publish_policy(&cs);
+		update_budgets(&cs, spz_policy_take_changed(cs.policy));
 		spz_forward_progress(cs.fwd);
 		if (cs.repricing && spz_store_reprice_step(&cs.store, cs.pricing, &cs.reprice_cursor, 500) <= 0)
 			cs.repricing = false;
@@ -636,7 +769,7 @@ int cmd_collector(int argc, char **argv)
 			long elapsed = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
 			if (elapsed >= drain_ms)
 				break;
-			spz_forward_wait(cs.fwd, -1, (int)(drain_ms - elapsed < 100 ? drain_ms - elapsed : 100));
+			spz_forward_wait(cs.fwd, NULL, 0, (int)(drain_ms - elapsed < 100 ? drain_ms - elapsed : 100));
 		}
 		if (spz_forward_stats(cs.fwd)->in_flight)
 			clog_info("stopping: %d POSTs still in flight after %ld ms; their records are sent at the next start",
@@ -645,6 +778,7 @@ int cmd_collector(int argc, char **argv)
 	log_counts(&cs.in, cs.fwd, "stopping");
 	publish_counts(&cs);
 	spz_store_meta_set(&cs.store, "collector.pid", NULL);
+	spz_policy_free(cs.policy);
 	spz_forward_free(cs.fwd);
 	curl_global_cleanup();
 	spz_ingest_close(&cs.in);

@@ -311,14 +311,12 @@ void spz_forward_pump(struct spz_forwarder *f)
 		f->dirty = true; /* more may be due: look again when a slot frees */
 }
 
-int spz_forward_wait(struct spz_forwarder *f, int extra_fd, int timeout_ms)
+int spz_forward_wait(struct spz_forwarder *f, struct curl_waitfd *extra, size_t n_extra, int timeout_ms)
 {
-	struct curl_waitfd extra = { .fd = extra_fd, .events = CURL_WAIT_POLLIN };
 	int n = 0;
-	if (curl_multi_poll(f->multi, extra_fd >= 0 ? &extra : NULL, extra_fd >= 0 ? 1 : 0, timeout_ms, &n) !=
-	    CURLM_OK)
+	if (curl_multi_poll(f->multi, extra, (unsigned)n_extra, timeout_ms, &n) != CURLM_OK)
 		return 0;
-	return extra_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN) ? 1 : 0;
+	return n_extra && (extra[0].revents & CURL_WAIT_POLLIN) ? 1 : 0;
 }
 
 /* 1, 2, 4, 8, 16 times the base, then the maximum interval; times a random

@@ -15,7 +15,9 @@
 #ifndef SPZ_FORWARD_H
 #define SPZ_FORWARD_H
 
+#include <curl/curl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -52,9 +54,9 @@ struct spz_forwarder *spz_forward_new(const struct spz_forward_config *cfg, stru
 void spz_forward_free(struct spz_forwarder *f);
 /* Starts the attempts that are due, up to the in-flight limit. */
 void spz_forward_pump(struct spz_forwarder *f);
-/* Waits up to timeout_ms for the gateway's sockets or extra_fd (if >= 0) to
- * be ready; returns 1 if extra_fd is readable, else 0. */
-int spz_forward_wait(struct spz_forwarder *f, int extra_fd, int timeout_ms);
+/* Waits up to timeout_ms for the gateway's sockets or the extra ones to be
+ * ready; returns 1 if the first extra one is readable, else 0. */
+int spz_forward_wait(struct spz_forwarder *f, struct curl_waitfd *extra, size_t n_extra, int timeout_ms);
 /* Drives the transfers and records their outcomes in the store. */
 void spz_forward_progress(struct spz_forwarder *f);
 /* New rows were stored: the next pump looks for them at once. */

@@ -272,6 +272,22 @@ int spz_store_reprice_step(struct spz_store *st, const struct spz_pricing *prici
 	return seen;
 }
 
+int spz_store_meta_get(struct spz_store *st, const char *key, char *out, size_t cap)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int spz_store_meta_set(struct spz_store *st, const char *key, const char *value)
 {
 	sqlite3_stmt *s = NULL;

@@ -50,5 +50,7 @@ int spz_store_insert(struct spz_store *st, const struct spz_record *rec, const s
 int spz_store_reprice_step(struct spz_store *st, const struct spz_pricing *pricing, int64_t *cursor, int limit);
 /* The collector's own state for `spaturzu status` (table meta). */
 int spz_store_meta_set(struct spz_store *st, const char *key, const char *value);
+/* 0 with the value, -1 when absent (out is then ""). */
+int spz_store_meta_get(struct spz_store *st, const char *key, char *out, size_t cap);
 
 #endif

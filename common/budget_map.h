@@ -22,7 +22,8 @@ struct spz_budget_entry {
 	char agent[SPZ_BUDGET_AGENT_MAX]; /* "" for a project budget */
 	char budget_id[40];
 	uint8_t scope, period, enforcement, breached;
-	uint32_t reserved;
+	uint8_t source; /* 0: the local budgets file, 1: the gateway's policy */
+	uint8_t reserved[3];
 	int64_t limit_pusd, current_pusd; /* picodollars */
 };
 

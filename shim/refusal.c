@@ -11,11 +11,20 @@
 #include "../common/money.h"
 #include "jsonw.h"
 
+/* A local budget's figures with cents at least ("5.00"); a gateway's as the
+ * gateway writes them, ten decimals ("1.2345000000"), so that the message is
+ * the one its SDKs show. */
+static void format_costs(const struct spz_budget_entry *e, char limit[40], char current[40])
+{
+	int frac = e->source == 1 ? 10 : 2;
+	spz_money_format(e->limit_pusd, frac, limit, 40);
+	spz_money_format(e->current_pusd, frac, current, 40);
+}
+
 size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, char *out, size_t cap)
 {
 	char limit[40], current[40];
-	spz_money_format(e->limit_pusd, 2, limit, sizeof(limit));
-	spz_money_format(e->current_pusd, 2, current, sizeof(current));
+	format_costs(e, limit, current);
 	int n;
 	if (agent && *agent)
 		n = snprintf(out, cap, "spaturzu: %s/%s budget exceeded (%s >= %s) for agent \"%s\"",
@@ -31,8 +40,7 @@ size_t spz_refusal_message(const struct spz_budget_entry *e, const char *agent, 
 static void budget_fields(struct spz_jw *w, const struct spz_budget_entry *e, const char *agent)
 {
 	char limit[40], current[40];
-	spz_money_format(e->limit_pusd, 2, limit, sizeof(limit));
-	spz_money_format(e->current_pusd, 2, current, sizeof(current));
+	format_costs(e, limit, current);
 	spz_jw_kstr(w, "scope", e->scope == SPZ_BUDGET_AGENT ? "agent" : "project");
 	spz_jw_kstr(w, "period", e->period == SPZ_BUDGET_MONTHLY ? "monthly" : "daily");
 	spz_jw_kstr(w, "limitCost", limit);

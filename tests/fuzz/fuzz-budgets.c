@@ -1,5 +1,6 @@
 /* libFuzzer: the budgets file (a user's file, untrusted input to the
- * collector) and the shim's reading of a budget map of arbitrary bytes
+ * collector), the gateway's policy answers and budget_breach events (a
+ * network peer's), and the shim's reading of a budget map of arbitrary bytes
  * (a map torn or written by something else must never make it misread
  * memory or crash the host). The first byte picks which. */
 #include <stdint.h>
@@ -7,12 +8,20 @@
 #include <string.h>
 
 #include "../../collector/budgets.h"
+#include "../../collector/policy.h"
 #include "../../shim/budget.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	if ((data[0] & 3) == 2) {
+		struct spz_policy_answer a;
+		char err[300], agent[SPZ_BUDGET_AGENT_MAX];
+		spz_policy_parse((const char *)data + 1, size - 1, &a, err, sizeof(err));
+		spz_policy_parse_breach((const char *)data + 1, size - 1, agent, sizeof(agent));
+		return 0;
+	}
 	if ((data[0] & 1) == 0) {
 		struct spz_budgets b;
 		char err[512];

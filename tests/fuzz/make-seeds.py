@@ -78,6 +78,14 @@ put("budgets", "file", b"\x00" + json.dumps({"budgets": [
     {"id": "triage-daily", "scope": "agent", "agent": "support-triage", "period": "daily", "limitUsd": "5.00",
      "enforcement": "hard_cap", "alertThresholdPct": 80},
     {"id": "all", "scope": "project", "period": "monthly", "limitUsd": "100", "enforcement": "alert"}]}).encode())
+put("budgets", "policy", b"\x02" + json.dumps({"agent": "writer", "agentId": None, "limits": [
+    {"budgetId": "b1", "scope": "project", "period": "monthly", "limitCost": "100.0000000000",
+     "currentCost": "12.5000000000", "pctUsed": 12.5, "alertThresholdPct": 80, "breached": False,
+     "enforcement": "alert"},
+    {"budgetId": "b2", "scope": "agent", "period": "daily", "limitCost": "1.2345000000",
+     "currentCost": "1.3000000000", "pctUsed": 105.3, "alertThresholdPct": 80, "breached": True,
+     "enforcement": "hard_cap"}]}).encode())
+put("budgets", "breach", b"\x02" + json.dumps({"scope": "agent", "agentName": "writer"}).encode())
 put("budgets", "map", b"\x01" + struct.pack("<QQqII", 0x3147445542415053, 2, 1795435200000, 1, 0)
     + b"writer".ljust(64, b"\0") + b"w".ljust(40, b"\0") + bytes([1, 0, 1, 1]) + b"\0" * 4
     + struct.pack("<qq", 5 * 10 ** 12, 6 * 10 ** 12))

@@ -15,6 +15,24 @@ ok, 500, 429, 400, hang (read the request, never answer), drop (read it and
 close the connection). With count, the mode lasts for N requests, then ok.
 GET /_state returns what was received. GET /healthz answers {"ok": true}.
 
+Budgets, as GATEWAY.md has them:
+- GET /v1/agents/{agent}/policy answers {"agent", "agentId", "limits"}: the
+  project's limits, then the agent's own ("(untagged)" gets the project's
+  only). The key is checked as for /v1/logs. Each fetch is counted per agent.
+- GET /v1/projects/_me/events is a text/event-stream that stays open; it
+  carries the events the test pushes, and a comment every 15 s.
+Set on command, POST /_control with any of:
+  {"project": [limit, ...]}              the project's limits
+  {"agents": {"name": [limit, ...]}}     agents' own limits (merged)
+  {"push": {"scope": ..., "agentName": ...}}  a budget_breach event to every
+                                         open stream (or "pushRaw": an event's
+                                         raw text)
+  {"events": "on"|"off"|"drop"}          off: the stream answers 404; drop:
+                                         the open streams are closed
+  {"policyMode": "ok"|"500"}             policy fetches fail with 500
+A limit is given as the contract writes it (budgetId, scope, period,
+limitCost, currentCost, pctUsed, alertThresholdPct, breached, enforcement).
+
 With --log FILE every request (line, headers, body) is appended there as
 it arrived, for tests that look for what must never be sent.
 
@@ -29,6 +47,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -96,6 +115,13 @@ class State:
         self.invalid = []
         self.keys_seen = set()
         self.release = threading.Event()
+        self.project_limits = []
+        self.agent_limits = {}
+        self.policy_fetches = {}
+        self.policy_mode = "ok"
+        self.events_mode = "on"
+        self.streams = []  # one queue (a list and a condition) per open stream
+        self.event_connects = 0
 
     def take_mode(self):
         with self.lock:
@@ -128,13 +154,88 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         st = self.server.state
+        if self.server.raw_log:
+            with st.lock, open(self.server.raw_log, "ab") as f:
+                f.write(self.requestline.encode() + b"\n" + str(self.headers).encode() + b"\n")
         if self.path == "/healthz":
             return self.reply(200, {"ok": True})
         if self.path == "/_state":
             with st.lock:
                 return self.reply(200, {"accepted": st.accepted, "posts": st.posts, "byOutcome": st.by_outcome,
-                                        "invalid": st.invalid, "keysSeen": sorted(st.keys_seen)})
+                                        "invalid": st.invalid, "keysSeen": sorted(st.keys_seen),
+                                        "policyFetches": st.policy_fetches, "eventConnects": st.event_connects,
+                                        "openStreams": len(st.streams)})
+        m = re.match(r"^/v1/agents/([^/?]+)/policy$", self.path)
+        if m:
+            return self.policy(urllib.parse.unquote(m.group(1)))
+        if self.path == "/v1/projects/_me/events":
+            return self.events()
         self.reply(404, {"error": "not found"})
+
+    def key_ok(self):
+        st = self.server.state
+        key = self.headers.get("x-spaturzu-key")
+        if key is not None:
+            with st.lock:
+                st.keys_seen.add(key)
+        return (st.key or None) == key
+
+    def policy(self, agent):
+        st = self.server.state
+        with st.lock:
+            st.policy_fetches[agent] = st.policy_fetches.get(agent, 0) + 1
+            mode = st.policy_mode
+            limits = list(st.project_limits)
+            if agent != "(untagged)":
+                limits += st.agent_limits.get(agent, [])
+        if not self.key_ok():
+            return self.reply(401, {"error": "bad or missing x-spaturzu-key"})
+        if mode != "ok":
+            return self.reply(int(mode), {"error": "injected " + mode})
+        self.reply(200, {"agent": agent, "agentId": None if agent == "(untagged)" else "ag_" + agent,
+                         "limits": limits})
+
+    def events(self):
+        st = self.server.state
+        if not self.key_ok():
+            return self.reply(401, {"error": "bad or missing x-spaturzu-key"})
+        if "text/event-stream" not in (self.headers.get("accept") or ""):
+            return self.reply(406, {"error": "accept: text/event-stream"})
+        with st.lock:
+            if st.events_mode == "off":
+                return self.reply(404, {"error": "no event stream"})
+            st.event_connects += 1
+            q = {"items": [], "cond": threading.Condition(st.lock), "closed": False}
+            st.streams.append(q)
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.end_headers()
+        try:
+            self.wfile.write(b": connected\n\n")
+            self.wfile.flush()
+            while True:
+                with st.lock:
+                    if not q["items"] and not q["closed"]:
+                        q["cond"].wait(15)
+                    items, q["items"] = q["items"], []
+                    closed = q["closed"]
+                if closed:
+                    break
+                for text in items or [": keep-alive\n\n"]:
+                    self.wfile.write(text.encode())
+                self.wfile.flush()
+        except OSError:
+            pass
+        finally:
+            with st.lock:
+                if q in st.streams:
+                    st.streams.remove(q)
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def do_POST(self):
         st = self.server.state
@@ -145,12 +246,34 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control":
             ctl = json.loads(body or b"{}")
             with st.lock:
-                st.mode = ctl.get("mode", "ok")
-                st.mode_left = ctl.get("count")
-                if st.mode != "hang":
-                    st.release.set()
-                    st.release = threading.Event()
-            return self.reply(200, {"mode": st.mode})
+                if "mode" in ctl or not ctl:
+                    st.mode = ctl.get("mode", "ok")
+                    st.mode_left = ctl.get("count")
+                    if st.mode != "hang":
+                        st.release.set()
+                        st.release = threading.Event()
+                if "project" in ctl:
+                    st.project_limits = ctl["project"]
+                if "agents" in ctl:
+                    st.agent_limits.update(ctl["agents"])
+                if "policyMode" in ctl:
+                    st.policy_mode = ctl["policyMode"]
+                if "events" in ctl:
+                    st.events_mode = "off" if ctl["events"] == "off" else "on"
+                    if ctl["events"] in ("off", "drop"):
+                        for q in st.streams:
+                            q["closed"] = True
+                            q["cond"].notify()
+                pushes = []
+                if "push" in ctl:
+                    pushes.append("event: budget_breach\ndata: %s\n\n" % json.dumps(ctl["push"]))
+                if "pushRaw" in ctl:
+                    pushes.append(ctl["pushRaw"])
+                for q in st.streams:
+                    q["items"] += pushes
+                    q["cond"].notify()
+                streams = len(st.streams)
+            return self.reply(200, {"mode": st.mode, "openStreams": streams})
         if self.path != "/v1/logs":
             return self.reply(404, {"error": "not found"})
         key = self.headers.get("x-spaturzu-key")

@@ -270,6 +270,10 @@ class Gateway:
     def control(self, mode, count=None):
         return self._call("POST", "/_control", {"mode": mode, "count": count})
 
+    def set(self, **ctl):
+        """Budget state and events: see tests/gateway/gateway.py."""
+        return self._call("POST", "/_control", ctl)
+
     def state(self):
         return self._call("GET", "/_state")
 

@@ -95,7 +95,7 @@ class Budgets(harness.FreshWorldCase):
         self.assertFalse(m[3][0]["breached"])
         self.assertGreater(m[1], seq, "each publication moves the sequence")
         out = self.budgets_cmd().stdout
-        self.assertRegex(out, r"triage-daily +agent +triage +daily +0\.01 +0\.005 +50\.0% +hard_cap +alert")
+        self.assertRegex(out, r"triage-daily +agent +triage +daily +0\.01 +0\.005 +50\.0% +hard_cap +file +alert")
         # Another agent's call counts for the project, not for triage.
         self.sock.sendto(json.dumps(record(2, "writer", 100000)).encode(), self.world.socket)
         # Then triage crosses its cap: 0.005 + 0.0075 >= 0.01.
