@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../common/money.h"
+#include "hpack_enc.h"
 #include "jsonw.h"
 
 /* A local budget's figures with cents at least ("5.00"); a gateway's as the
@@ -121,4 +122,58 @@ size_t spz_refusal_http1(enum spz_error_shape shape, const struct spz_budget_ent
 		return 0;
 	memcpy(out + n, body, blen);
 	return (size_t)n + blen;
+}
+
+static size_t frame_header(uint8_t *out, size_t len, uint8_t type, uint8_t flags, uint32_t stream)
+{
+	out[0] = (uint8_t)(len >> 16);
+	out[1] = (uint8_t)(len >> 8);
+	out[2] = (uint8_t)len;
+	out[3] = type;
+	out[4] = flags;
+	out[5] = (uint8_t)((stream >> 24) & 0x7f);
+	out[6] = (uint8_t)(stream >> 16);
+	out[7] = (uint8_t)(stream >> 8);
+	out[8] = (uint8_t)stream;
+	return 9;
+}
+
+size_t spz_refusal_h2(enum spz_error_shape shape, const struct spz_budget_entry *e, const char *agent, uint32_t stream,
+		      uint32_t max_frame, char *out, size_t cap, size_t *data_len)
+{
+	char body[1024];
+	size_t blen = spz_refusal_body(shape, e, agent, body, sizeof(body));
+	if (!blen || max_frame < 1024 || cap < 9)
+		return 0;
+	uint8_t *o = (uint8_t *)out;
+	char clen[24];
+	int cl = snprintf(clen, sizeof(clen), "%zu", blen);
+	struct {
+		const char *n, *v;
+		size_t vl;
+	} fields[] = {
+		{ ":status", "429", 3 },
+		{ "content-type", "application/json", 16 },
+		{ "content-length", clen, (size_t)cl },
+		{ "x-should-retry", "false", 5 },
+		{ "x-spaturzu-refused", e->budget_id, strnlen(e->budget_id, sizeof(e->budget_id)) },
+		{ "x-amzn-errortype", "ThrottlingException", 19 },
+	};
+	size_t nfields = shape == SPZ_SHAPE_MESSAGE ? 6 : 5;
+	size_t n = 9; /* the HEADERS frame header goes first, its length known last */
+	for (size_t i = 0; i < nfields; i++) {
+		size_t k = spz_hpack_put_field(o + n, cap - n, fields[i].n, strlen(fields[i].n), fields[i].v, fields[i].vl,
+					       false);
+		if (!k)
+			return 0;
+		n += k;
+	}
+	frame_header(o, n - 9, 0x1 /* HEADERS */, 0x4 /* END_HEADERS */, stream);
+	if (cap - n < 9 + blen)
+		return 0;
+	n += frame_header(o + n, blen, 0x0 /* DATA */, 0x1 /* END_STREAM */, stream);
+	memcpy(o + n, body, blen);
+	n += blen;
+	*data_len = blen;
+	return n;
 }
