@@ -180,6 +180,16 @@ size_t spz_gate_read(struct spz_gate *g, char *buf, size_t cap)
 	return n;
 }
 
+size_t spz_gate_peek(const struct spz_gate *g, char *buf, size_t cap)
+{
+	size_t n = spz_gate_pending(g);
+	if (n > cap)
+		n = cap;
+	if (n)
+		memcpy(buf, g->resp + g->resp_pos, n);
+	return n;
+}
+
 void spz_gate_clear(struct spz_gate *g)
 {
 	free(g->resp);

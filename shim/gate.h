@@ -22,6 +22,8 @@ static inline size_t spz_gate_pending(const struct spz_gate *g)
 }
 /* Copies refusal bytes for the client's read; frees the refusal when read. */
 size_t spz_gate_read(struct spz_gate *g, char *buf, size_t cap);
+/* The same bytes without taking them (SSL_peek). */
+size_t spz_gate_peek(const struct spz_gate *g, char *buf, size_t cap);
 void spz_gate_clear(struct spz_gate *g);
 
 #endif

@@ -4,6 +4,7 @@
  * means a marker in its ex_data and a pointer compare on every later call.
  * Never aborts, never blocks, never alters the caller's buffers or errors. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -313,6 +314,25 @@ static size_t gate_read(SSL *s, void *buf, size_t cap)
 	return n;
 }
 
+/* The refusal's bytes left to read (SSL_pending), or copied without taking
+ * them (SSL_peek, when buf is set). Clients that ask whether bytes are
+ * buffered before they wait on the socket (PHP streams, event loops) must
+ * see the refusal: the socket itself will never become readable for it. */
+static size_t gate_look(const SSL *s, void *buf, size_t cap)
+{
+	if (atomic_load_explicit(&refusals_pending, memory_order_relaxed) == 0)
+		return 0;
+	int saved = errno;
+	size_t n = 0;
+	struct tracked *t = enter((SSL *)s, NULL, 0);
+	if (t) {
+		n = buf ? spz_gate_peek(&t->gate, buf, cap) : spz_gate_pending(&t->gate);
+		leave(t);
+	}
+	errno = saved;
+	return n;
+}
+
 #define REAL(name, type) ((type)spz_real(SPZ_FN_##name))
 
 SPZ_EXPORT int SSL_write(SSL *s, const void *buf, int num)
@@ -388,14 +408,45 @@ SPZ_EXPORT int SSL_peek(SSL *s, void *buf, int num)
 {
 	typedef int (*fn)(SSL *, void *, int);
 	fn real = REAL(SSL_peek, fn);
-	return real ? real(s, buf, num) : -1;
+	if (!real)
+		return -1;
+	size_t gated = num > 0 ? gate_look(s, buf, (size_t)num) : 0;
+	return gated ? (int)gated : real(s, buf, num);
 }
 
 SPZ_EXPORT int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 {
 	typedef int (*fn)(SSL *, void *, size_t, size_t *);
 	fn real = REAL(SSL_peek_ex, fn);
-	return real ? real(s, buf, num, readbytes) : 0;
+	if (!real)
+		return 0;
+	size_t gated = num > 0 ? gate_look(s, buf, num) : 0;
+	if (gated) {
+		if (readbytes)
+			*readbytes = gated;
+		return 1;
+	}
+	return real(s, buf, num, readbytes);
+}
+
+SPZ_EXPORT int SSL_pending(const SSL *s)
+{
+	typedef int (*fn)(const SSL *);
+	fn real = REAL(SSL_pending, fn);
+	int n = real ? real(s) : 0;
+	size_t gated = gate_look(s, NULL, 0);
+	if (gated && n >= 0)
+		n = gated > (size_t)(INT_MAX - n) ? INT_MAX : n + (int)gated;
+	return n;
+}
+
+SPZ_EXPORT int SSL_has_pending(const SSL *s)
+{
+	typedef int (*fn)(const SSL *);
+	fn real = REAL(SSL_has_pending, fn);
+	if (gate_look(s, NULL, 0))
+		return 1;
+	return real ? real(s) : 0;
 }
 
 /* The state goes with the SSL object through the ex_data free callback,

@@ -108,6 +108,32 @@ print(json.dumps(out))
         self.assertIn('budget watched (alert) exceeded by agent "watched"', w.shim_log())
 
 
+    def test_a_client_that_looks_before_it_reads(self):
+        """SSL_pending, SSL_has_pending, SSL_peek and SSL_peek_ex show the
+        refusal: a client that waits on the socket only when nothing is
+        buffered would otherwise wait for a response no server will send."""
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        body = os.path.join(w.dir, "peek-body.json")
+        with open(body, "w") as f:
+            f.write(meta["request_body"])
+        before = len(w.provider_requests())
+        p = w.run([os.environ["SPZ_PEEK_CLIENT"], str(w.port), w.ca, "api.openai.com", "/v1/chat/completions",
+                   body, "blocked"])
+        out = json.loads(p.stdout)
+        self.assertEqual(out, {"pending": out["pending"], "hasPending": 1, "waited": 0, "peek": "HTTP/1.1 429",
+                               "peekEx": "HTTP/1.1 429", "status": "HTTP/1.1 429 Too Many Requests",
+                               "pendingAfter": 0})
+        self.assertGreater(out["pending"], 100)
+        self.assertEqual(len(w.provider_requests()[before:]), 0)
+        # Under budget: the same client waits on the socket and reads the
+        # provider's answer; nothing of the shim's shows.
+        p = w.run([os.environ["SPZ_PEEK_CLIENT"], str(w.port), w.ca, "api.openai.com", "/v1/chat/completions",
+                   body, "free"])
+        out = json.loads(p.stdout)
+        self.assertEqual((out["pending"], out["hasPending"], out["waited"], out["status"]),
+                         (0, 0, 1, "HTTP/1.1 200 OK"))
+
     def test_node_openai_sdk_raises_its_rate_limit_error(self):
         import test_node_sdks as ns
         subprocess.run([os.path.join(ns.ROOT, "scripts", "install-node18.sh"), ns.NODE_DIR], check=True,
