@@ -1,10 +1,11 @@
 /* The budget gate for HTTP/1.1: at the first write of a request, before any
  * byte reaches the provider, a call covered by a breached hard cap is
- * refused. Its bytes are taken from the client as if written and dropped;
- * the client then reads a provider-style 429 from the shim; the connection
- * stays in step with the server, which never saw the request. Anything the
- * gate is unsure of (a head split over writes, a chunked body, a request
- * pipelined behind another) lets the call through and says so once. */
+ * refused. Its bytes (the body too, by Content-Length or chunk framing) are
+ * taken from the client as if written and dropped, and bytes after it in the
+ * same write go to the server; the client then reads a provider-style 429
+ * from the shim; the connection stays in step with the server, which never
+ * saw the request. A head split over writes cannot be checked before its
+ * first bytes leave: that call goes through, and the gate says so once. */
 #include "gate.h"
 
 #include <stdlib.h>
@@ -78,21 +79,129 @@ static void say_once(bool *said, const char *what)
 	}
 }
 
-bool spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_t len)
+enum {
+	CK_SIZE,	  /* hex digits of a chunk size */
+	CK_EXT,		  /* chunk extensions, up to CR */
+	CK_SIZE_LF,
+	CK_DATA,
+	CK_DATA_CR,
+	CK_DATA_LF,
+	CK_TRAILER_START, /* a trailer line or the final CRLF */
+	CK_TRAILER_LINE,
+	CK_TRAILER_LF,
+	CK_END_LF,
+};
+
+static int hex(char c)
 {
-	static bool said_split, said_chunked, said_pipelined;
-	if (g->swallow_left) {
-		/* The rest of a refused request's body: never written. */
-		g->swallow_left = len >= g->swallow_left ? 0 : g->swallow_left - len;
-		return true;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Drops the refused request's body: returns how many of these bytes are
+ * its, ending the swallow at its last byte. A chunked body ends at the
+ * zero-size chunk and its trailers (RFC 9112 7.1). */
+static size_t swallow(struct spz_gate *g, const char *buf, size_t len)
+{
+	static bool said_bad;
+	if (!g->chunked) {
+		size_t k = len < g->swallow_left ? len : (size_t)g->swallow_left;
+		g->swallow_left -= k;
+		g->swallowing = g->swallow_left > 0;
+		return k;
 	}
+	size_t i = 0;
+	while (i < len && g->swallowing) {
+		char c = buf[i];
+		switch (g->chunk_state) {
+		case CK_SIZE:
+			if (hex(c) >= 0 && g->chunk_digits < 15) {
+				g->swallow_left = g->swallow_left * 16 + (uint64_t)hex(c);
+				g->chunk_digits++;
+			} else if (g->chunk_digits && (c == ';' || c == ' ' || c == '\t')) {
+				g->chunk_state = CK_EXT;
+			} else if (g->chunk_digits && c == '\r') {
+				g->chunk_state = CK_SIZE_LF;
+			} else {
+				goto bad;
+			}
+			i++;
+			break;
+		case CK_EXT:
+			if (c == '\r')
+				g->chunk_state = CK_SIZE_LF;
+			i++;
+			break;
+		case CK_SIZE_LF:
+			if (c != '\n')
+				goto bad;
+			g->chunk_state = g->swallow_left ? CK_DATA : CK_TRAILER_START;
+			i++;
+			break;
+		case CK_DATA: {
+			size_t k = len - i < g->swallow_left ? len - i : (size_t)g->swallow_left;
+			g->swallow_left -= k;
+			i += k;
+			if (!g->swallow_left)
+				g->chunk_state = CK_DATA_CR;
+			break;
+		}
+		case CK_DATA_CR:
+		case CK_TRAILER_LF:
+		case CK_END_LF:
+			if (c != (g->chunk_state == CK_DATA_CR ? '\r' : '\n'))
+				goto bad;
+			if (g->chunk_state == CK_END_LF)
+				g->swallowing = false;
+			g->chunk_state = g->chunk_state == CK_DATA_CR ? CK_DATA_LF : CK_TRAILER_START;
+			i++;
+			break;
+		case CK_DATA_LF:
+			if (c != '\n')
+				goto bad;
+			g->chunk_state = CK_SIZE;
+			g->chunk_digits = 0;
+			i++;
+			break;
+		case CK_TRAILER_START:
+			g->chunk_state = c == '\r' ? CK_END_LF : CK_TRAILER_LINE;
+			i++;
+			break;
+		case CK_TRAILER_LINE:
+			if (c == '\r')
+				g->chunk_state = CK_TRAILER_LF;
+			i++;
+			break;
+		}
+	}
+	return i;
+bad:
+	/* Not chunked framing: the server would have refused it too. What
+	 * came is dropped; what follows goes to the server as it is. */
+	if (!said_bad)
+		spz_log("budget gate: a refused request's chunked body is malformed; dropped what came of it");
+	said_bad = true;
+	g->swallowing = false;
+	return len;
+}
+
+size_t spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_t len)
+{
+	static bool said_split;
+	if (g->retry_taken) {
+		/* The same bytes again after a failed write: their start is ours. */
+		size_t k = g->retry_taken <= len ? g->retry_taken : 0;
+		g->retry_taken = 0;
+		return k;
+	}
+	if (g->swallowing)
+		return swallow(g, buf, len);
 	int64_t now = wall_ms();
 	if (!at_boundary || !spz_budget_armed(now))
-		return false;
+		return 0;
 	const char *end = find_crlfcrlf(buf, len);
 	if (!end) {
 		say_once(&said_split, "a request head split over writes cannot be checked");
-		return false;
+		return 0;
 	}
 	/* The request line and the headers the decision needs. */
 	struct spz_req_head h;
@@ -101,7 +210,7 @@ bool spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_
 	const char *sp1 = memchr(buf, ' ', (size_t)(line_end - buf));
 	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
 	if (!sp1 || !sp2)
-		return false;
+		return 0;
 	spz_req_head_target(&h, buf, (size_t)(sp1 - buf), sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	uint64_t content_length = 0;
 	bool chunked = false;
@@ -124,7 +233,7 @@ bool spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_
 	}
 	const char *provider = spz_provider_for_host(h.host, strlen(h.host));
 	if (!spz_api_for_request(provider, h.method, h.method_len, h.path, h.path_len))
-		return false; /* not an LLM call */
+		return 0; /* not an LLM call */
 	char agent[SPZ_BUDGET_AGENT_MAX];
 	agent_of(h.hdr_agent, agent, sizeof(agent));
 	struct spz_budget_verdict v;
@@ -132,27 +241,24 @@ bool spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_
 	if (v.warn)
 		spz_budget_warn_once(&v.entry, agent);
 	if (!v.refuse)
-		return false;
+		return 0;
 	size_t head_len = (size_t)(end + 4 - buf);
-	if (chunked) {
-		say_once(&said_chunked, "a refused request with a chunked body cannot be dropped cleanly");
-		return false;
-	}
-	if (len - head_len > content_length) {
-		say_once(&said_pipelined, "a refused request written with the next one cannot be dropped alone");
-		return false;
-	}
 	char *resp = malloc(2048);
 	size_t rlen = resp ? spz_refusal_http1(shape_for(provider), &v.entry, agent, false, resp, 2048) : 0;
 	if (!rlen) {
 		free(resp);
-		return false;
+		return 0;
 	}
 	free(g->resp);
 	g->resp = resp;
 	g->resp_len = rlen;
 	g->resp_pos = 0;
-	g->swallow_left = content_length - (len - head_len);
+	g->chunked = chunked;
+	g->chunk_state = CK_SIZE;
+	g->chunk_digits = 0;
+	g->swallow_left = chunked ? 0 : content_length;
+	g->swallowing = chunked || content_length > 0;
+	size_t taken = head_len + (g->swallowing ? swallow(g, buf + head_len, len - head_len) : 0);
 	/* The refusal is recorded locally (never sent to the gateway). */
 	struct spz_call *call = spz_call_start(&h, 0);
 	if (call) {
@@ -162,7 +268,7 @@ bool spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_
 		spz_call_finish(call);
 	}
 	spz_log("budget %s refused a call of agent \"%s\" to %s%s", v.entry.budget_id, agent, h.host, h.path);
-	return true;
+	return taken;
 }
 
 size_t spz_gate_read(struct spz_gate *g, char *buf, size_t cap)

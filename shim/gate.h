@@ -9,13 +9,30 @@
 struct spz_gate {
 	char *resp; /* the refusal the client has yet to read */
 	size_t resp_len, resp_pos;
-	uint64_t swallow_left; /* body bytes of the refused request still to drop */
+	bool swallowing;       /* the refused request's body is still coming */
+	bool chunked;          /* ... in chunks (else swallow_left bytes of it) */
+	uint8_t chunk_state;
+	uint8_t chunk_digits;
+	uint64_t swallow_left; /* body bytes still to drop, or of the current chunk */
+	size_t retry_taken;    /* taken from a write whose rest failed: the retry's first bytes */
 };
 
-/* Before the real write: true if these bytes belong to a refused request
- * (the caller reports them written and writes nothing). at_boundary: the
- * connection is between requests with no response outstanding. */
-bool spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_t len);
+/* Before the real write: how many bytes at the start of buf belong to a
+ * refused request (the caller reports them written and writes only the
+ * rest, which is the next request). at_boundary: the connection is between
+ * requests with no response outstanding. */
+size_t spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_t len);
+/* The real write of the rest failed (WANT_WRITE...): the client retries with
+ * the same bytes, whose first `taken` are already dealt with. */
+static inline void spz_gate_write_failed(struct spz_gate *g, size_t taken)
+{
+	g->retry_taken = taken;
+}
+/* The gate must see this connection's next write whatever the budgets say. */
+static inline bool spz_gate_busy(const struct spz_gate *g)
+{
+	return g->swallowing || g->retry_taken;
+}
 static inline size_t spz_gate_pending(const struct spz_gate *g)
 {
 	return g->resp ? g->resp_len - g->resp_pos : 0;

@@ -83,11 +83,14 @@ static void emit_call(const struct spz_call *call)
 }
 
 static atomic_int refusals_pending; /* connections with a refusal to read */
+static atomic_int gates_busy;       /* connections whose next write the gate must see */
 
 static void tracked_free(struct tracked *t)
 {
 	if (spz_gate_pending(&t->gate))
 		atomic_fetch_sub(&refusals_pending, 1);
+	if (spz_gate_busy(&t->gate))
+		atomic_fetch_sub(&gates_busy, 1);
 	spz_gate_clear(&t->gate);
 	/* After fork the child holds a copy of the parent's state: it is not
 	 * the child's call, so it is freed without emitting. */
@@ -273,25 +276,49 @@ static int64_t wall_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Before the real write: true when the bytes belong to a call a budget
- * refuses (they are reported written and go nowhere). Costs a coarse clock
- * read and nothing else while no budget is breached. */
-static bool gate_write(SSL *s, const void *buf, size_t len)
+static void gate_busy_changed(bool was, bool is)
 {
-	if (!ready() || !spz_budget_armed(wall_now_ms()))
-		return false;
+	if (was != is)
+		atomic_fetch_add(&gates_busy, is ? 1 : -1);
+}
+
+/* Before the real write: how many of the bytes belong to a call a budget
+ * refuses (they are reported written and go nowhere). Costs a coarse clock
+ * read and nothing else while no budget is breached and no refused body is
+ * still coming. */
+static size_t gate_write(SSL *s, const void *buf, size_t len)
+{
+	if (!ready() ||
+	    (atomic_load_explicit(&gates_busy, memory_order_relaxed) == 0 && !spz_budget_armed(wall_now_ms())))
+		return 0;
 	int saved = errno;
-	bool refused = false;
+	size_t taken = 0;
 	struct tracked *t = enter(s, buf, len);
 	if (t) {
-		bool had = spz_gate_pending(&t->gate) > 0;
-		refused = spz_gate_write(&t->gate, spz_conn_h1_request_boundary(t->conn), buf, len);
+		bool had = spz_gate_pending(&t->gate) > 0, was_busy = spz_gate_busy(&t->gate);
+		taken = spz_gate_write(&t->gate, spz_conn_h1_request_boundary(t->conn), buf, len);
 		if (!had && spz_gate_pending(&t->gate))
 			atomic_fetch_add(&refusals_pending, 1);
+		gate_busy_changed(was_busy, spz_gate_busy(&t->gate));
 		leave(t);
 	}
 	errno = saved;
-	return refused;
+	return taken;
+}
+
+/* The write of what followed a refused request failed: the client's retry
+ * brings the same bytes, whose start the gate has dealt with already. */
+static void gate_write_failed(SSL *s, size_t taken)
+{
+	int saved = errno;
+	struct tracked *t = enter(s, NULL, 0);
+	if (t) {
+		bool was_busy = spz_gate_busy(&t->gate);
+		spz_gate_write_failed(&t->gate, taken);
+		gate_busy_changed(was_busy, spz_gate_busy(&t->gate));
+		leave(t);
+	}
+	errno = saved;
 }
 
 /* Before the real read: the refusal's bytes, while there are some. */
@@ -341,11 +368,17 @@ SPZ_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 	fn real = REAL(SSL_write, fn);
 	if (!real)
 		return -1;
-	if (num > 0 && gate_write(s, buf, (size_t)num))
+	size_t taken = num > 0 ? gate_write(s, buf, (size_t)num) : 0;
+	if (taken == (size_t)num && num > 0)
 		return num;
-	int ret = real(s, buf, num);
-	if (ret > 0)
-		observe_write(s, buf, (size_t)ret);
+	const char *rest = (const char *)buf + taken;
+	int ret = real(s, rest, num - (int)taken);
+	if (ret > 0) {
+		observe_write(s, rest, (size_t)ret);
+		return ret + (int)taken;
+	}
+	if (taken)
+		gate_write_failed(s, taken);
 	return ret;
 }
 
@@ -355,14 +388,21 @@ SPZ_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written
 	fn real = REAL(SSL_write_ex, fn);
 	if (!real)
 		return 0;
-	if (num > 0 && gate_write(s, buf, num)) {
+	size_t taken = num > 0 ? gate_write(s, buf, num) : 0;
+	if (taken == num && num > 0) {
 		if (written)
 			*written = num;
 		return 1;
 	}
-	int ret = real(s, buf, num, written);
-	if (ret == 1 && written && *written > 0)
-		observe_write(s, buf, *written);
+	const char *rest = (const char *)buf + taken;
+	size_t done = 0;
+	int ret = real(s, rest, num - taken, &done);
+	if (written)
+		*written = ret == 1 ? done + taken : done;
+	if (ret == 1 && done > 0)
+		observe_write(s, rest, done);
+	else if (ret != 1 && taken)
+		gate_write_failed(s, taken);
 	return ret;
 }
 

@@ -108,6 +108,53 @@ print(json.dumps(out))
         self.assertIn('budget watched (alert) exceeded by agent "watched"', w.shim_log())
 
 
+    def test_chunked_and_pipelined_requests(self):
+        """A refused request's chunked body is dropped to its last chunk and
+        the next request on the connection is served; a request pipelined
+        behind a refused one in the same write reaches the server alone."""
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        before = len(w.provider_requests())
+        code = r'''
+import http.client, json, socket, ssl, sys
+port, ca, body, case = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+out = []
+for agent in ("blocked", "free", "blocked", "free"):
+    # Chunked: head, then the body in three chunks, then the last chunk with a trailer-less end.
+    c.request("POST", "/v1/chat/completions", body=iter([body[:10], body[10:20], body[20:]]), encode_chunked=True,
+              headers={"Host": "api.openai.com", "Content-Type": "application/json", "x-spaturzu-agent": agent,
+                       "x-test-case": case})
+    r = c.getresponse()
+    out.append([r.status, json.loads(r.read()).get("error", {}).get("code")])
+# Pipelining: a refused request and one under budget in one write.
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.settimeout(10)  # a request the gate lost would leave this waiting
+def req(agent):
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\n"
+            b"x-test-case: " + case.encode() + b"\r\nx-spaturzu-agent: " + agent + b"\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+s.sendall(req(b"blocked") + req(b"free"))
+f = s.makefile("rb")
+for _ in range(2):
+    status = int(f.readline().split()[1])
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    f.read(length)
+    out.append([status, None])
+print(json.dumps(out))
+'''
+        p = w.run([harness.CLIENT_PYTHON, "-c", code, str(w.port), w.ca, meta["request_body"], CASE])
+        self.assertEqual(json.loads(p.stdout), [[429, "budget_exceeded"], [200, None], [429, "budget_exceeded"],
+                                                [200, None], [429, None], [200, None]])
+        self.assertEqual(len(w.provider_requests()[before:]), 3, "only the calls under budget reached the provider")
+
     def test_a_client_that_looks_before_it_reads(self):
         """SSL_pending, SSL_has_pending, SSL_peek and SSL_peek_ex show the
         refusal: a client that waits on the socket only when nothing is
