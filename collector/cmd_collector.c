@@ -326,7 +326,8 @@ static void update_budgets(struct collector_state *cs, bool force)
 	 * their state. */
 	struct spz_budget merged[SPZ_BUDGET_MAP_MAX];
 	size_t n = cs->budgets.count < SPZ_BUDGET_MAP_MAX ? cs->budgets.count : SPZ_BUDGET_MAP_MAX;
-	memcpy(merged, cs->budgets.items, n * sizeof(merged[0]));
+	if (n) /* items is NULL when there is no budgets file */
+		memcpy(merged, cs->budgets.items, n * sizeof(merged[0]));
 	n += spz_policy_budgets(cs->policy, merged + n, SPZ_BUDGET_MAP_MAX - n, now);
 	struct spz_budgets all = { .items = merged, .count = n };
 	spz_budget_publish(&cs->publisher, &all, now);
