@@ -228,6 +228,24 @@ bool spz_conn_h1_request_boundary(const struct spz_conn *c)
 	return spz_h1_idle(&c->req) && !c->req_call && c->pending_count == 0 && spz_h1_idle(&c->resp);
 }
 
+struct spz_h2conn *spz_conn_h2(struct spz_conn *c, const char *buf, size_t len)
+{
+	if (c->ignored)
+		return NULL;
+	if (!c->decided) {
+		/* The whole preface at the start of a first write: HTTP/2 from
+		 * its first byte, so the gate sees all of it before it leaves. */
+		if (c->lead_len || !buf || len < H2_PREFACE_LEN || memcmp(buf, h2_preface, H2_PREFACE_LEN) != 0)
+			return NULL;
+		c->decided = true;
+		if (!(c->h2 = spz_h2conn_new())) {
+			c->ignored = true;
+			return NULL;
+		}
+	}
+	return c->h2 && !spz_h2conn_ignored(c->h2) ? c->h2 : NULL;
+}
+
 bool spz_conn_ignored(const struct spz_conn *c)
 {
 	return c->ignored || (c->h2 && spz_h2conn_ignored(c->h2));
@@ -274,19 +292,18 @@ static void write_decided(struct spz_conn *c, const char *buf, size_t len)
 		stop_tracking(c);
 }
 
-void spz_conn_on_read(struct spz_conn *c, const char *buf, size_t len, int64_t now_ns)
+size_t spz_conn_on_read(struct spz_conn *c, const char *buf, size_t len, int64_t now_ns)
 {
+	if (c->h2) /* the HTTP/2 gate follows the frames even when tracking stopped */
+		return spz_h2conn_on_read(c->h2, buf, len, now_ns);
 	if (c->ignored || len == 0)
-		return;
+		return len;
 	c->now = now_ns;
-	if (c->h2) {
-		spz_h2conn_on_read(c->h2, buf, len, now_ns);
-		return;
-	}
 	if (!c->parse_responses)
-		return;
+		return len;
 	if (spz_h1_feed(&c->resp, buf, len) < 0)
 		stop_tracking(c);
+	return len;
 }
 
 /* Emits every call still pending as cut off or unanswered. */

@@ -8,11 +8,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "budget.h"
 #include "exchange.h"
 #include "extract.h"
+#include "gate.h"
+#include "h2gate.h"
 #include "http2.h"
 #include "log.h"
+#include "refusal.h"
 
 #define STREAMS_MAX 128
 
@@ -41,6 +46,7 @@ struct spz_h2conn {
 	struct h2_stream *streams[STREAMS_MAX];
 	unsigned stream_count;
 	bool warned_full;
+	struct spz_h2gate gate;
 };
 
 static struct h2_stream *find(struct spz_h2conn *c, uint32_t id)
@@ -86,10 +92,12 @@ static void req_headers_begin(void *ud, uint32_t stream, bool push)
 	c->method_len = c->path_len = 0;
 }
 
-static void req_header(void *ud, uint32_t stream, const char *n, size_t nl, const char *v, size_t vl)
+static void req_header(void *ud, uint32_t stream, const char *n, size_t nl, const char *v, size_t vl,
+		       bool never_index)
 {
 	struct spz_h2conn *c = ud;
 	(void)stream;
+	spz_h2gate_field(&c->gate, n, nl, v, vl, never_index);
 	if (nl == 7 && memcmp(n, ":method", 7) == 0) {
 		c->method_len = vl < sizeof(c->method) ? vl : sizeof(c->method) - 1;
 		memcpy(c->method, v, c->method_len);
@@ -100,6 +108,34 @@ static void req_header(void *ud, uint32_t stream, const char *n, size_t nl, cons
 	} else {
 		spz_req_head_header(&c->head, n, nl, v, vl);
 	}
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A request held back by the gate is complete: true if a budget refuses
+ * it (its frames never leave, the gate answers in its place). */
+static bool judge(struct spz_h2conn *c, uint32_t stream)
+{
+	int64_t now = wall_ms();
+	if (!spz_budget_armed(now))
+		return false;
+	char agent[SPZ_BUDGET_AGENT_MAX];
+	struct spz_budget_verdict v;
+	enum spz_error_shape shape;
+	if (!spz_gate_judge(&c->head, now, &v, agent, sizeof(agent), &shape))
+		return false;
+	char frames[2048];
+	size_t data_len = 0;
+	size_t n = spz_refusal_h2(shape, &v.entry, agent, stream, 16384, frames, sizeof(frames), &data_len);
+	if (!n || !spz_h2gate_refuse(&c->gate, frames, n, data_len))
+		return false;
+	spz_gate_record_refusal(&c->head, &v, agent);
+	return true;
 }
 
 static void req_headers_end(void *ud, uint32_t stream, bool end_stream)
@@ -114,6 +150,8 @@ static void req_headers_end(void *ud, uint32_t stream, bool end_stream)
 		return;
 	}
 	spz_req_head_target(&c->head, c->method, c->method_len, c->path, c->path_len);
+	if (spz_h2gate_refusable(&c->gate) && judge(c, stream))
+		return;
 	struct spz_call *call = spz_call_start(&c->head, c->now);
 	if (!call)
 		return;
@@ -185,8 +223,10 @@ static void resp_headers_begin(void *ud, uint32_t stream, bool push)
 	c->resp_block_final = false;
 }
 
-static void resp_header(void *ud, uint32_t stream, const char *n, size_t nl, const char *v, size_t vl)
+static void resp_header(void *ud, uint32_t stream, const char *n, size_t nl, const char *v, size_t vl,
+			bool never_index)
 {
+	(void)never_index;
 	struct spz_h2conn *c = ud;
 	struct h2_stream *s = c->resp_block;
 	(void)stream;
@@ -263,6 +303,8 @@ static const struct spz_h2_callbacks resp_callbacks = {
 
 /* ---- connection -------------------------------------------------------- */
 
+static void feed_tracker(void *ud, const char *buf, size_t len);
+
 struct spz_h2conn *spz_h2conn_new(void)
 {
 	struct spz_h2conn *c = calloc(1, sizeof(*c));
@@ -275,13 +317,15 @@ struct spz_h2conn *spz_h2conn_new(void)
 		return NULL;
 	}
 	spz_h2_init(&c->req, true, c->req_hpack, &req_callbacks, c);
+	spz_h2gate_init(&c->gate, feed_tracker, c);
 	spz_h2_init(&c->resp, false, c->resp_hpack, &resp_callbacks, c);
 	return c;
 }
 
 bool spz_h2conn_ignored(const struct spz_h2conn *c)
 {
-	return c->ignored;
+	/* Once the gate has been on, it follows the frames to the end. */
+	return c->ignored && !c->gate.engaged;
 }
 
 static void give_up(struct spz_h2conn *c)
@@ -290,22 +334,58 @@ static void give_up(struct spz_h2conn *c)
 	c->ignored = true;
 }
 
-void spz_h2conn_on_write(struct spz_h2conn *c, const char *buf, size_t len, int64_t now_ns)
+static void feed_tracker(void *ud, const char *buf, size_t len)
 {
+	struct spz_h2conn *c = ud;
 	if (c->ignored)
 		return;
-	c->now = now_ns;
 	if (spz_h2_feed(&c->req, buf, len) < 0 || c->ignored)
 		give_up(c);
 }
 
-void spz_h2conn_on_read(struct spz_h2conn *c, const char *buf, size_t len, int64_t now_ns)
+void spz_h2conn_on_write(struct spz_h2conn *c, const char *buf, size_t len, int64_t now_ns)
 {
+	c->now = now_ns;
+	spz_h2gate_written(&c->gate, buf, len);
+}
+
+void spz_h2conn_write_begin(struct spz_h2conn *c, const char *buf, size_t len, bool gate_on, int64_t now_ns,
+			    const char **out, size_t *out_len)
+{
+	c->now = now_ns;
+	spz_h2gate_write_begin(&c->gate, buf, len, gate_on, out, out_len);
+}
+
+size_t spz_h2conn_write_end(struct spz_h2conn *c, bool ok, size_t written)
+{
+	return spz_h2gate_write_end(&c->gate, ok, written);
+}
+
+size_t spz_h2conn_take(struct spz_h2conn *c, char *buf, size_t cap, bool take, size_t *limit)
+{
+	return spz_h2gate_take(&c->gate, buf, cap, take, limit);
+}
+
+size_t spz_h2conn_pending(const struct spz_h2conn *c)
+{
+	return spz_h2gate_pending(&c->gate);
+}
+
+size_t spz_h2conn_on_read(struct spz_h2conn *c, const char *buf, size_t len, int64_t now_ns)
+{
+	if (!spz_h2gate_read(&c->gate, buf, len))
+		return 0;
 	if (c->ignored)
-		return;
+		return len;
 	c->now = now_ns;
 	if (spz_h2_feed(&c->resp, buf, len) < 0 || c->ignored)
 		give_up(c);
+	return len;
+}
+
+bool spz_h2conn_reads_gated(const struct spz_h2conn *c)
+{
+	return spz_h2gate_reads_gated(&c->gate);
 }
 
 void spz_h2conn_end(struct spz_h2conn *c, int64_t now_ns)
@@ -316,6 +396,7 @@ void spz_h2conn_end(struct spz_h2conn *c, int64_t now_ns)
 	while (c->stream_count)
 		close_stream(c, c->streams[c->stream_count - 1], true);
 	c->ignored = true;
+	c->gate.blind = true;
 }
 
 void spz_h2conn_free(struct spz_h2conn *c)
@@ -325,5 +406,6 @@ void spz_h2conn_free(struct spz_h2conn *c)
 	spz_h2conn_end(c, c->now);
 	spz_hpack_free(c->req_hpack);
 	spz_hpack_free(c->resp_hpack);
+	spz_h2gate_free(&c->gate);
 	free(c);
 }

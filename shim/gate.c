@@ -184,6 +184,33 @@ bad:
 	return len;
 }
 
+bool spz_gate_judge(const struct spz_req_head *h, int64_t now_ms, struct spz_budget_verdict *v, char *agent,
+		    size_t cap, enum spz_error_shape *shape)
+{
+	const char *provider = spz_provider_for_host(h->host, strlen(h->host));
+	if (!spz_api_for_request(provider, h->method, h->method_len, h->path, h->path_len))
+		return false; /* not an LLM call */
+	agent_of(h->hdr_agent, agent, cap);
+	spz_budget_check(agent, now_ms, v);
+	if (v->warn)
+		spz_budget_warn_once(&v->entry, agent);
+	*shape = shape_for(provider);
+	return v->refuse;
+}
+
+void spz_gate_record_refusal(const struct spz_req_head *h, const struct spz_budget_verdict *v, const char *agent)
+{
+	/* The refusal is recorded locally (never sent to the gateway). */
+	struct spz_call *call = spz_call_start(h, 0);
+	if (call) {
+		call->status = 429;
+		call->refused = true;
+		call->refusal = v->entry;
+		spz_call_finish(call);
+	}
+	spz_log("budget %s refused a call of agent \"%s\" to %s%s", v->entry.budget_id, agent, h->host, h->path);
+}
+
 size_t spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_t len)
 {
 	static bool said_split;
@@ -231,20 +258,14 @@ size_t spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, siz
 		}
 		p = eol + 2;
 	}
-	const char *provider = spz_provider_for_host(h.host, strlen(h.host));
-	if (!spz_api_for_request(provider, h.method, h.method_len, h.path, h.path_len))
-		return 0; /* not an LLM call */
 	char agent[SPZ_BUDGET_AGENT_MAX];
-	agent_of(h.hdr_agent, agent, sizeof(agent));
 	struct spz_budget_verdict v;
-	spz_budget_check(agent, now, &v);
-	if (v.warn)
-		spz_budget_warn_once(&v.entry, agent);
-	if (!v.refuse)
+	enum spz_error_shape shape;
+	if (!spz_gate_judge(&h, now, &v, agent, sizeof(agent), &shape))
 		return 0;
 	size_t head_len = (size_t)(end + 4 - buf);
 	char *resp = malloc(2048);
-	size_t rlen = resp ? spz_refusal_http1(shape_for(provider), &v.entry, agent, false, resp, 2048) : 0;
+	size_t rlen = resp ? spz_refusal_http1(shape, &v.entry, agent, false, resp, 2048) : 0;
 	if (!rlen) {
 		free(resp);
 		return 0;
@@ -259,15 +280,7 @@ size_t spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, siz
 	g->swallow_left = chunked ? 0 : content_length;
 	g->swallowing = chunked || content_length > 0;
 	size_t taken = head_len + (g->swallowing ? swallow(g, buf + head_len, len - head_len) : 0);
-	/* The refusal is recorded locally (never sent to the gateway). */
-	struct spz_call *call = spz_call_start(&h, 0);
-	if (call) {
-		call->status = 429;
-		call->refused = true;
-		call->refusal = v.entry;
-		spz_call_finish(call);
-	}
-	spz_log("budget %s refused a call of agent \"%s\" to %s%s", v.entry.budget_id, agent, h.host, h.path);
+	spz_gate_record_refusal(&h, &v, agent);
 	return taken;
 }
 

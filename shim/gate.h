@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refusal.h"
+
 struct spz_gate {
 	char *resp; /* the refusal the client has yet to read */
 	size_t resp_len, resp_pos;
@@ -42,5 +44,16 @@ size_t spz_gate_read(struct spz_gate *g, char *buf, size_t cap);
 /* The same bytes without taking them (SSL_peek). */
 size_t spz_gate_peek(const struct spz_gate *g, char *buf, size_t cap);
 void spz_gate_clear(struct spz_gate *g);
+
+struct spz_req_head;
+struct spz_budget_verdict;
+
+/* Whether a budget refuses this request, about to leave (HTTP/1.1 or
+ * HTTP/2): it must be an LLM call; warns once for an alert budget. On true,
+ * *v, agent and *shape say how to answer. */
+bool spz_gate_judge(const struct spz_req_head *h, int64_t now_ms, struct spz_budget_verdict *v, char *agent,
+		    size_t cap, enum spz_error_shape *shape);
+/* Logs a refusal and records it locally (never forwarded to the gateway). */
+void spz_gate_record_refusal(const struct spz_req_head *h, const struct spz_budget_verdict *v, const char *agent);
 
 #endif

@@ -19,6 +19,7 @@
 #include "gate.h"
 #include "config.h"
 #include "conn.h"
+#include "conn_h2.h"
 #include "emit.h"
 #include "log.h"
 #include "real.h"
@@ -44,6 +45,7 @@ struct tracked {
 	unsigned generation; /* fork generation it was made in */
 	atomic_flag busy;    /* a thread is inside conn */
 	atomic_bool dropped; /* two threads met inside: stop tracking */
+	bool h2_counted;     /* in refusals_pending for an HTTP/2 answer */
 };
 
 static char ignored_marker;
@@ -91,6 +93,8 @@ static void tracked_free(struct tracked *t)
 		atomic_fetch_sub(&refusals_pending, 1);
 	if (spz_gate_busy(&t->gate))
 		atomic_fetch_sub(&gates_busy, 1);
+	if (t->h2_counted)
+		atomic_fetch_sub(&refusals_pending, 1);
 	spz_gate_clear(&t->gate);
 	/* After fork the child holds a copy of the parent's state: it is not
 	 * the child's call, so it is freed without emitting. */
@@ -238,15 +242,24 @@ static void observe_write(SSL *s, const void *buf, size_t n)
 	errno = saved;
 }
 
-static void observe_read(SSL *s, const void *buf, size_t n)
+static void h2_pending_changed(struct tracked *t, const struct spz_h2conn *h2);
+
+/* Returns false when the bytes were the HTTP/2 gate's own (the answer to
+ * its PING): the client does not get them and the read is made again. */
+static bool observe_read(SSL *s, const void *buf, size_t n)
 {
 	int saved = errno;
+	bool keep = true;
 	struct tracked *t = enter(s, NULL, 0);
 	if (t) {
-		spz_conn_on_read(t->conn, buf, n, now_ns());
+		keep = spz_conn_on_read(t->conn, buf, n, now_ns()) > 0;
+		struct spz_h2conn *h2 = t->h2_counted ? spz_conn_h2(t->conn, NULL, 0) : NULL;
+		if (h2)
+			h2_pending_changed(t, h2);
 		leave(t);
 	}
 	errno = saved;
+	return keep;
 }
 
 /* A read that gave no data: end of stream or a fatal error ends the calls in
@@ -321,19 +334,37 @@ static void gate_write_failed(SSL *s, size_t taken)
 	errno = saved;
 }
 
-/* Before the real read: the refusal's bytes, while there are some. */
-static size_t gate_read(SSL *s, void *buf, size_t cap)
+static void h2_pending_changed(struct tracked *t, const struct spz_h2conn *h2)
 {
-	if (atomic_load_explicit(&refusals_pending, memory_order_relaxed) == 0 || cap == 0)
+	bool is = spz_h2conn_reads_gated(h2);
+	if (is != t->h2_counted) {
+		atomic_fetch_add(&refusals_pending, is ? 1 : -1);
+		t->h2_counted = is;
+	}
+}
+
+/* Before the real read: the refusal's bytes, while there are some. Over
+ * HTTP/2 they wait for a boundary between the server's frames, and *cap
+ * may shrink so that the real read stops at the next one. */
+static size_t gate_read(SSL *s, void *buf, size_t *cap)
+{
+	if (atomic_load_explicit(&refusals_pending, memory_order_relaxed) == 0 || *cap == 0)
 		return 0;
 	int saved = errno;
 	size_t n = 0;
 	struct tracked *t = enter(s, NULL, 0);
 	if (t) {
+		struct spz_h2conn *h2;
 		if (spz_gate_pending(&t->gate)) {
-			n = spz_gate_read(&t->gate, buf, cap);
+			n = spz_gate_read(&t->gate, buf, *cap);
 			if (!spz_gate_pending(&t->gate))
 				atomic_fetch_sub(&refusals_pending, 1);
+		} else if (t->h2_counted && (h2 = spz_conn_h2(t->conn, NULL, 0))) {
+			size_t limit;
+			n = spz_h2conn_take(h2, buf, *cap, true, &limit);
+			if (!n && limit < *cap)
+				*cap = limit;
+			h2_pending_changed(t, h2);
 		}
 		leave(t);
 	}
@@ -353,7 +384,12 @@ static size_t gate_look(const SSL *s, void *buf, size_t cap)
 	size_t n = 0;
 	struct tracked *t = enter((SSL *)s, NULL, 0);
 	if (t) {
+		struct spz_h2conn *h2;
 		n = buf ? spz_gate_peek(&t->gate, buf, cap) : spz_gate_pending(&t->gate);
+		if (!n && t->h2_counted && (h2 = spz_conn_h2(t->conn, NULL, 0))) {
+			size_t limit;
+			n = buf ? spz_h2conn_take(h2, buf, cap, false, &limit) : spz_h2conn_pending(h2);
+		}
 		leave(t);
 	}
 	errno = saved;
@@ -362,12 +398,85 @@ static size_t gate_look(const SSL *s, void *buf, size_t cap)
 
 #define REAL(name, type) ((type)spz_real(SPZ_FN_##name))
 
+/* SSL_MODE_ENABLE_PARTIAL_WRITE (SSL_ctrl SSL_CTRL_MODE): a write may take
+ * part of the buffer. The HTTP/2 gate's plans are written whole, so such
+ * connections are not gated. */
+static bool partial_writes(SSL *s)
+{
+	typedef long (*fn)(SSL *, int, long, void *);
+	fn ctrl = REAL(SSL_ctrl, fn);
+	return !ctrl || (ctrl(s, 33, 0, NULL) & 0x1);
+}
+
+/* The HTTP/2 path of a write: the gate and the tracker see the bytes before
+ * they leave, and the gate says what leaves in their place. Returns false,
+ * having done nothing, on any other connection. *ret and *written are what
+ * the hook returns. */
+static bool h2_write(SSL *s, const void *buf, size_t num, bool ex, int *ret, size_t *written)
+{
+	if (num == 0)
+		return false;
+	int saved = errno;
+	struct tracked *t = enter(s, buf, num);
+	if (!t)
+		return false;
+	struct spz_h2conn *h2 = spz_conn_h2(t->conn, buf, num);
+	if (!h2) {
+		leave(t);
+		errno = saved;
+		return false;
+	}
+	bool on = spz_budget_armed(wall_now_ms()) && !partial_writes(s);
+	const char *out;
+	size_t out_len;
+	spz_h2conn_write_begin(h2, buf, num, on, now_ns(), &out, &out_len);
+	leave(t);
+	errno = saved;
+	bool ok = true;
+	size_t done = 0;
+	int r = 1;
+	if (out_len && ex) {
+		typedef int (*fn)(SSL *, const void *, size_t, size_t *);
+		fn real = REAL(SSL_write_ex, fn);
+		r = real ? real(s, out, out_len, &done) : 0;
+		ok = r == 1;
+	} else if (out_len) {
+		typedef int (*fn)(SSL *, const void *, int);
+		fn real = REAL(SSL_write, fn);
+		r = real ? real(s, out, out_len > INT_MAX ? INT_MAX : (int)out_len) : -1;
+		ok = r > 0;
+		done = ok ? (size_t)r : 0;
+	}
+	saved = errno;
+	/* A plan stands for all of the client's bytes. */
+	size_t report = !ok ? 0 : out == buf ? done : num;
+	if ((t = enter(s, NULL, 0))) {
+		report = spz_h2conn_write_end(h2, ok, done);
+		h2_pending_changed(t, h2);
+		leave(t);
+	}
+	errno = saved;
+	if (report > num)
+		report = num;
+	if (ex) {
+		if (written)
+			*written = ok ? report : 0;
+		*ret = ok ? 1 : r;
+	} else {
+		*ret = ok ? (int)report : r;
+	}
+	return true;
+}
+
 SPZ_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 {
 	typedef int (*fn)(SSL *, const void *, int);
 	fn real = REAL(SSL_write, fn);
 	if (!real)
 		return -1;
+	int h2ret;
+	if (num > 0 && h2_write(s, buf, (size_t)num, false, &h2ret, NULL))
+		return h2ret;
 	size_t taken = num > 0 ? gate_write(s, buf, (size_t)num) : 0;
 	if (taken == (size_t)num && num > 0)
 		return num;
@@ -388,6 +497,9 @@ SPZ_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written
 	fn real = REAL(SSL_write_ex, fn);
 	if (!real)
 		return 0;
+	int h2ret;
+	if (h2_write(s, buf, num, true, &h2ret, written))
+		return h2ret;
 	size_t taken = num > 0 ? gate_write(s, buf, num) : 0;
 	if (taken == num && num > 0) {
 		if (written)
@@ -412,15 +524,18 @@ SPZ_EXPORT int SSL_read(SSL *s, void *buf, int num)
 	fn real = REAL(SSL_read, fn);
 	if (!real)
 		return -1;
-	size_t gated = num > 0 ? gate_read(s, buf, (size_t)num) : 0;
-	if (gated)
-		return (int)gated;
-	int ret = real(s, buf, num);
-	if (ret > 0)
-		observe_read(s, buf, (size_t)ret);
-	else
-		observe_read_failure(s, ret);
-	return ret;
+	for (;;) {
+		size_t cap = num > 0 ? (size_t)num : 0;
+		size_t gated = gate_read(s, buf, &cap);
+		if (gated)
+			return (int)gated;
+		int ret = real(s, buf, num > 0 ? (int)cap : num);
+		if (ret > 0 && !observe_read(s, buf, (size_t)ret))
+			continue;
+		if (ret <= 0)
+			observe_read_failure(s, ret);
+		return ret;
+	}
 }
 
 SPZ_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
@@ -429,18 +544,24 @@ SPZ_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 	fn real = REAL(SSL_read_ex, fn);
 	if (!real)
 		return 0;
-	size_t gated = gate_read(s, buf, num);
-	if (gated) {
+	for (;;) {
+		size_t cap = num;
+		size_t gated = gate_read(s, buf, &cap);
+		if (gated) {
+			if (readbytes)
+				*readbytes = gated;
+			return 1;
+		}
+		size_t got = 0;
+		int ret = real(s, buf, cap, &got);
 		if (readbytes)
-			*readbytes = gated;
-		return 1;
+			*readbytes = got;
+		if (ret == 1 && got > 0 && !observe_read(s, buf, got))
+			continue;
+		if (ret != 1)
+			observe_read_failure(s, ret);
+		return ret;
 	}
-	int ret = real(s, buf, num, readbytes);
-	if (ret == 1 && readbytes && *readbytes > 0)
-		observe_read(s, buf, *readbytes);
-	else if (ret != 1)
-		observe_read_failure(s, ret);
-	return ret;
 }
 
 /* Peeked bytes are read again by the next SSL_read: never observed here. */

@@ -75,7 +75,8 @@ int spz_hpack_feed(struct spz_hpack *h, const uint8_t *in, size_t len, bool fina
 		in += rv;
 		len -= (size_t)rv;
 		if (flags & NGHTTP2_HD_INFLATE_EMIT)
-			emit(ud, (const char *)nv.name, nv.namelen, (const char *)nv.value, nv.valuelen);
+			emit(ud, (const char *)nv.name, nv.namelen, (const char *)nv.value, nv.valuelen,
+			     (nv.flags & NGHTTP2_NV_FLAG_NO_INDEX) != 0);
 		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
 			ng.end_headers(h->inflater);
 			return 0;

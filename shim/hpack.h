@@ -10,7 +10,10 @@
 
 struct spz_hpack;
 
-typedef void (*spz_hpack_emit)(void *ud, const char *name, size_t nlen, const char *value, size_t vlen);
+/* never_index: the field was sent "never indexed" (a credential, say),
+ * a mark an intermediary re-encoding it must keep. */
+typedef void (*spz_hpack_emit)(void *ud, const char *name, size_t nlen, const char *value, size_t vlen,
+			       bool never_index);
 
 /* NULL when libnghttp2 is not available (logged once) or out of memory. */
 struct spz_hpack *spz_hpack_new(void);

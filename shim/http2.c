@@ -35,11 +35,11 @@ static bool is_block(uint8_t type)
 	return type == F_HEADERS || type == F_PUSH_PROMISE || type == F_CONTINUATION;
 }
 
-static void emit_header(void *ud, const char *n, size_t nl, const char *v, size_t vl)
+static void emit_header(void *ud, const char *n, size_t nl, const char *v, size_t vl, bool never_index)
 {
 	struct spz_h2 *p = ud;
 	if (p->cb->header)
-		p->cb->header(p->ud, p->block_stream, n, nl, v, vl);
+		p->cb->header(p->ud, p->block_stream, n, nl, v, vl, never_index);
 }
 
 static int block_feed(struct spz_h2 *p, const uint8_t *in, size_t len, bool final)

@@ -15,7 +15,8 @@
 struct spz_h2_callbacks {
 	/* A header block starts: HEADERS (push false) or PUSH_PROMISE. */
 	void (*headers_begin)(void *ud, uint32_t stream, bool push);
-	void (*header)(void *ud, uint32_t stream, const char *name, size_t nlen, const char *value, size_t vlen);
+	void (*header)(void *ud, uint32_t stream, const char *name, size_t nlen, const char *value, size_t vlen,
+		       bool never_index);
 	/* The block is complete; end_stream is the HEADERS frame's flag. */
 	void (*headers_end)(void *ud, uint32_t stream, bool end_stream);
 	void (*data)(void *ud, uint32_t stream, const char *buf, size_t len);

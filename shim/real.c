@@ -17,6 +17,7 @@ static const char *const names[SPZ_FN_COUNT] = {
 	[SPZ_FN_SSL_peek_ex] = "SSL_peek_ex",
 	[SPZ_FN_SSL_pending] = "SSL_pending",
 	[SPZ_FN_SSL_has_pending] = "SSL_has_pending",
+	[SPZ_FN_SSL_ctrl] = "SSL_ctrl",
 	[SPZ_FN_SSL_free] = "SSL_free",
 	[SPZ_FN_SSL_shutdown] = "SSL_shutdown",
 	[SPZ_FN_SSL_clear] = "SSL_clear",

@@ -13,6 +13,7 @@ enum spz_fn {
 	SPZ_FN_SSL_peek_ex,
 	SPZ_FN_SSL_pending,
 	SPZ_FN_SSL_has_pending,
+	SPZ_FN_SSL_ctrl,
 	SPZ_FN_SSL_free,
 	SPZ_FN_SSL_shutdown,
 	SPZ_FN_SSL_clear,

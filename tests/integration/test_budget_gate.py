@@ -12,6 +12,7 @@ import uuid
 
 import harness
 from test_curl_h1 import curl_call
+from test_curl_h2 import h2_call
 
 CASE = "openai/chat_nonstream_gpt4o_usage_details"
 
@@ -82,6 +83,82 @@ class BudgetGate(harness.FreshWorldCase):
         self.assertIn("budget blocked-daily refused a call", w.shim_log())
         time.sleep(1.5)
         self.assertNotIn(refused[0]["id"], self.gw.state()["accepted"], "refusals never go to the gateway")
+
+    def test_curl_http2_refused_then_served_on_one_connection(self):
+        """Over HTTP/2 the refused stream is answered by the shim; the next
+        request on the same connection reaches the provider, whose HPACK
+        decoder (Python's h2, strict) never saw the refused headers."""
+        if harness.SANITIZE:
+            self.skipTest("curl_lite runs --next transfers side by side; --parallel is tested below")
+        w = self.world
+        before = len(w.provider_requests())
+        agents = ("blocked", "free", "blocked", "free")
+        calls = [h2_call(w, CASE, "length", ["-H", "x-spaturzu-agent: " + a, "-o", os.path.join(w.dir, "seq%d" % i),
+                                             "-w", "%{http_code} %{num_connects} %{http_version}\\n"])
+                 for i, a in enumerate(agents)]
+        argv = calls[0]
+        for c in calls[1:]:
+            argv = argv + ["--next"] + c[1:]
+        out = w.run(argv, SPATURZU_AGENT="free").stdout.decode().splitlines()
+        self.assertEqual(out, ["429 1 2", "200 0 2", "429 0 2", "200 0 2"])
+        docs = []
+        for i in range(4):
+            with open(os.path.join(w.dir, "seq%d" % i)) as f:
+                docs.append(json.load(f))
+        err = docs[0]["error"]
+        self.assertEqual((err["code"], err["agentName"], err["scope"]), ("budget_exceeded", "blocked", "agent"))
+        self.assertEqual(docs[2]["error"]["code"], "budget_exceeded")
+        self.assertEqual([docs[1]["usage"]["prompt_tokens"], docs[3]["usage"]["prompt_tokens"]], [14, 14])
+        self.assertEqual(len(w.provider_requests()[before:]), 2, "the provider saw only the calls under budget")
+        recs = w.wait_records(6)
+        self.assertEqual(len([r for r in recs if "refused" in r]), 2)
+
+    def test_curl_http2_refused_among_parallel_streams(self):
+        """Several streams in flight on one connection: the refused ones are
+        answered by the shim, the others by the provider."""
+        w = self.world
+        before = len(w.provider_requests())
+        agents = ["free", "blocked", "free", "blocked", "free"]
+        argv = None
+        for i, a in enumerate(agents):
+            c = h2_call(w, CASE, "length", ["-H", "x-spaturzu-agent: " + a, "-o", os.path.join(w.dir, "par%d" % i),
+                                            "-w", "%{http_code} %{num_connects}\\n"])
+            argv = c[:1] + ["--parallel"] + c[1:] if argv is None else argv + ["--next"] + c[1:]
+        out = w.run(argv, SPATURZU_AGENT="free").stdout.decode().split()
+        self.assertEqual(sorted(out[0::2]), ["200", "200", "200", "429", "429"])
+        self.assertEqual(sum(int(n) for n in out[1::2]), 1, "one connection")
+        for i, a in enumerate(agents):
+            with open(os.path.join(w.dir, "par%d" % i)) as f:
+                doc = json.load(f)
+            if a == "blocked":
+                self.assertEqual(doc["error"]["code"], "budget_exceeded")
+            else:
+                self.assertEqual(doc["usage"]["prompt_tokens"], 14)
+        self.assertEqual(len(w.provider_requests()[before:]), 3)
+
+    def test_httpx_http2_large_bodies_and_flow_control(self):
+        """httpx on one HTTP/2 connection: refused calls with bodies larger
+        than the connection's send window (65,535 bytes until the server
+        grants more) are followed by calls under budget with such bodies.
+        Those only go through if the shim gave back the window the dropped
+        DATA had used; the client's WINDOW_UPDATEs for the shim's own DATA
+        are trimmed, or the server's window would run ahead of the client's."""
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        body = os.path.join(w.dir, "h2-body.json")
+        with open(body, "w") as f:
+            f.write(meta["request_body"])
+        before = len(w.provider_requests())
+        client = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "py_h2_budget.py")
+        p = w.run([harness.CLIENT_PYTHON, client, str(w.port), w.ca, CASE, body, "300000"], SPATURZU_AGENT="free")
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(lines, [
+            "blocked HTTP/2 429 budget_exceeded false", "free HTTP/2 200 14 None",
+            "blocked HTTP/2 429 budget_exceeded false", "free HTTP/2 200 14 None",
+            "blocked HTTP/2 429 budget_exceeded false", "free HTTP/2 200 14 None", "connections 1"],
+            p.stderr.decode()[-3000:])
+        self.assertEqual(len(w.provider_requests()[before:]), 3, "only the calls under budget reached the provider")
+        self.assertNotIn("could not be re-encoded", w.shim_log())
 
     def test_python_keep_alive_refused_then_served(self):
         w = self.world
