@@ -363,7 +363,11 @@ size_t spz_h2conn_write_end(struct spz_h2conn *c, bool ok, size_t written)
 
 size_t spz_h2conn_take(struct spz_h2conn *c, char *buf, size_t cap, bool take, size_t *limit)
 {
-	return spz_h2gate_take(&c->gate, buf, cap, take, limit);
+	size_t server_bytes;
+	size_t n = spz_h2gate_take(&c->gate, buf, cap, take, limit, &server_bytes);
+	if (server_bytes && !c->ignored && (spz_h2_feed(&c->resp, buf, server_bytes) < 0 || c->ignored))
+		give_up(c);
+	return n;
 }
 
 size_t spz_h2conn_pending(const struct spz_h2conn *c)

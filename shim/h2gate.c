@@ -539,29 +539,8 @@ static void server_frame_done(struct spz_h2gate *g)
 	}
 }
 
-size_t spz_h2gate_read(struct spz_h2gate *g, const char *buf, size_t len)
+static void walk_server(struct spz_h2gate *g, const uint8_t *in, size_t len)
 {
-	const uint8_t *in = (const uint8_t *)buf;
-	if (g->rping_have || (g->pings_out && g->rhdr_have == 0 && len == 9 && memcmp(in, ping_ack_header, 9) == 0)) {
-		/* Perhaps the answer to our PING: kept from the client until its
-		 * payload says whose it is (reads are capped to it meanwhile). */
-		size_t k = len < sizeof(g->rping) - g->rping_have ? len : sizeof(g->rping) - g->rping_have;
-		memcpy(g->rping + g->rping_have, in, k);
-		g->rping_have += (uint8_t)k;
-		if (g->rping_have == sizeof(g->rping)) {
-			g->rping_have = 0;
-			if (memcmp(g->rping + 9, ping_mark, sizeof(ping_mark)) == 0) {
-				g->frames_since_ping = 0;
-				if (!--g->pings_out)
-					g->inject_ready = g->inject.len;
-			} else {
-				memcpy(g->stash, g->rping, sizeof(g->stash)); /* the client's own: it gets it next */
-				g->stash_left = sizeof(g->stash);
-			}
-			server_frame_done(g);
-		}
-		return 0;
-	}
 	size_t i = 0;
 	while (i < len) {
 		if (g->rhdr_have < 9) {
@@ -584,17 +563,79 @@ size_t spz_h2gate_read(struct spz_h2gate *g, const char *buf, size_t len)
 		if (!g->rleft)
 			server_frame_done(g);
 	}
+}
+
+/* Server bytes held back go to the client after all (not our PING's
+ * answer): they are walked when the client takes them. */
+static void stash(struct spz_h2gate *g, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	if (g->stash_len + alen + blen > sizeof(g->stash)) {
+		/* cannot happen while reads are capped as take() says */
+		blen = sizeof(g->stash) - g->stash_len - alen;
+	}
+	if (alen)
+		memcpy(g->stash + g->stash_len, a, alen);
+	if (blen)
+		memcpy(g->stash + g->stash_len + alen, b, blen);
+	g->stash_len += (uint8_t)(alen + blen);
+}
+
+size_t spz_h2gate_read(struct spz_h2gate *g, const char *buf, size_t len)
+{
+	const uint8_t *in = (const uint8_t *)buf;
+	if (g->rping_have || (g->pings_out && g->rhdr_have == 0 && g->stash_pos == g->stash_len)) {
+		/* Perhaps the answer to our PING: kept from the client until its
+		 * payload says whose it is (reads are capped to it meanwhile). */
+		size_t i = 0;
+		while (i < len && g->rping_have < sizeof(g->rping)) {
+			if (g->rping_have < 9 && in[i] != ping_ack_header[g->rping_have])
+				break;
+			g->rping[g->rping_have++] = in[i++];
+		}
+		if (g->rping_have < 9 && i < len) {
+			/* not a PING's answer */
+			size_t held = g->rping_have;
+			g->rping_have = 0;
+			if (held == 0)
+				goto plain;
+			g->stash_len = g->stash_pos = 0;
+			stash(g, g->rping, held, in + i, len - i);
+			return 0;
+		}
+		if (g->rping_have == sizeof(g->rping)) {
+			g->rping_have = 0;
+			g->stash_len = g->stash_pos = 0;
+			if (memcmp(g->rping + 9, ping_mark, sizeof(ping_mark)) == 0) {
+				g->frames_since_ping = 0;
+				server_frame_done(g);
+				if (!--g->pings_out)
+					g->inject_ready = g->inject.len;
+				stash(g, NULL, 0, in + i, len - i);
+			} else {
+				stash(g, g->rping, sizeof(g->rping), in + i, len - i); /* the client's own */
+			}
+		}
+		return 0;
+	}
+plain:
+	walk_server(g, in, len);
 	return len;
 }
 
-size_t spz_h2gate_take(struct spz_h2gate *g, char *buf, size_t cap, bool take, size_t *limit)
+size_t spz_h2gate_take(struct spz_h2gate *g, char *buf, size_t cap, bool take, size_t *limit, size_t *server_bytes)
 {
 	*limit = SIZE_MAX;
-	if (g->stash_left) {
-		size_t n = g->stash_left < cap ? g->stash_left : cap;
-		memcpy(buf, g->stash + sizeof(g->stash) - g->stash_left, n);
-		if (take)
-			g->stash_left -= (uint8_t)n;
+	*server_bytes = 0;
+	if (g->stash_pos < g->stash_len) {
+		size_t n = (size_t)(g->stash_len - g->stash_pos);
+		if (n > cap)
+			n = cap;
+		memcpy(buf, g->stash + g->stash_pos, n);
+		if (take) {
+			walk_server(g, g->stash + g->stash_pos, n);
+			g->stash_pos += (uint8_t)n;
+			*server_bytes = n;
+		}
 		return n;
 	}
 	if (g->rping_have) {

@@ -84,8 +84,8 @@ struct spz_h2gate {
 	uint32_t frames_since_ping;
 	uint8_t rping[17]; /* a PING ACK being read: ours is taken out */
 	uint8_t rping_have;
-	uint8_t stash[17]; /* the client's own PING ACK, read while looking for ours */
-	uint8_t stash_left;
+	uint8_t stash[64]; /* server bytes held while looking for our PING's answer */
+	uint8_t stash_len, stash_pos;
 	uint8_t rhdr_have;
 	uint8_t rhdr[3];
 	uint32_t rleft;
@@ -127,17 +127,20 @@ size_t spz_h2gate_read(struct spz_h2gate *g, const char *buf, size_t len);
 /* Bytes ready for the client (at a frame boundary or not). */
 static inline size_t spz_h2gate_pending(const struct spz_h2gate *g)
 {
-	return g->inject_ready + g->stash_left;
+	return g->inject_ready + (size_t)(g->stash_len - g->stash_pos);
 }
 /* The client's reads must pass through spz_h2gate_take. */
 static inline bool spz_h2gate_reads_gated(const struct spz_h2gate *g)
 {
-	return g->inject_ready || g->stash_left || g->pings_out || g->rping_have;
+	return g->inject_ready || g->stash_pos < g->stash_len || g->pings_out || g->rping_have;
 }
-/* Before a real read: copies inserted bytes if the client is at a boundary
- * (take: consume them, else peek). Returns 0 when there are none to give
- * now; *limit then caps the real read so it stops at the end of the
- * server's current frame (SIZE_MAX: no cap). */
-size_t spz_h2gate_take(struct spz_h2gate *g, char *buf, size_t cap, bool take, size_t *limit);
+/* Before a real read: copies bytes for the client (take: consume them, else
+ * peek): server bytes held back, or inserted frames at a boundary between
+ * the server's. *server_bytes says how many of them were the server's (the
+ * tracker must see those). Returns 0 when there are none to give now;
+ * *limit then caps the real read: to the end of the server's current
+ * frame, or to a frame header while our PING's answer may come next
+ * (SIZE_MAX: no cap). */
+size_t spz_h2gate_take(struct spz_h2gate *g, char *buf, size_t cap, bool take, size_t *limit, size_t *server_bytes);
 
 #endif
