@@ -14,8 +14,11 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz >/dev/null
 rm -rf build-fuzz/seeds
-python3 tests/fuzz/make-seeds.py "$corpus" build-fuzz/seeds
-targets=${*:-"json sse http1 eventstream decode conn attr record pricing budgets tokenizer"}
+# Debian's python3 has hpack (python3-h2) for the HTTP/2 seeds.
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+"$py" tests/fuzz/make-seeds.py "$corpus" build-fuzz/seeds
+targets=${*:-"json sse http1 eventstream decode conn h2gate attr record pricing budgets tokenizer"}
 mkdir -p build-fuzz/crashes
 status=0
 for t in $targets; do

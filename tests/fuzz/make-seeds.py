@@ -65,6 +65,44 @@ for name, meta, body in cases():
     put("conn", name, conversation([(0, request), (1, response)]))
     put("tokenizer", name, b"\x80" + body[:4000])
 
+
+def h2_frame(ftype, flags, stream, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", stream) + payload
+
+
+def h2gate_seeds():
+    """HTTP/2 conversations for the budget gate: refused and served streams,
+    the server's SETTINGS, the answer to the gate's PING, responses."""
+    try:
+        import hpack
+    except ImportError:  # python3-hpack comes with python3-h2 (install-deps)
+        return
+    enc, srv = hpack.Encoder(), hpack.Encoder()
+    body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+
+    def req(stream, agent):
+        block = enc.encode([(":method", "POST"), (":scheme", "https"), (":path", "/v1/chat/completions"),
+                            (":authority", "api.openai.com"), ("content-type", "application/json"),
+                            hpack.NeverIndexedHeaderTuple("authorization", "Bearer sk-x"),
+                            ("x-spaturzu-agent", agent)])
+        return h2_frame(1, 4, stream, block) + h2_frame(0, 0, stream, body[:20]) + h2_frame(0, 1, stream, body[20:])
+
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b"")
+    server = h2_frame(4, 0, 0, b"") + h2_frame(4, 1, 0, b"")
+    ping_ack = h2_frame(6, 1, 0, b"spzgate\x00")
+    resp = h2_frame(1, 5, 3, srv.encode([(":status", "200"), ("content-type", "application/json")]))
+    wu = h2_frame(8, 0, 0, struct.pack(">I", 1000))
+
+    def rec(flags, data):
+        return bytes([flags]) + struct.pack(">H", len(data)) + data
+    put("h2gate", "refused_then_served", rec(0, preface) + rec(0, req(1, "blocked")) + rec(1, server + ping_ack) +
+        rec(2, req(3, "free")) + rec(0x11, resp) + rec(0, wu))
+    put("h2gate", "small_reads", rec(0, preface + req(1, "free") + req(3, "blocked")) +
+        rec(0x41, server + ping_ack[:5]) + rec(0x21, ping_ack[5:] + resp))
+
+
+h2gate_seeds()
+
 for i, tags in enumerate([b"a=1,b=2", b"k\\,ey=v\\=al,x=", b'["nightly-report","fetch"]', b"=,=,,"]):
     put("attr", "seed%d" % i, tags)
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
