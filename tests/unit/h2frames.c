@@ -12,7 +12,8 @@ void h2_append(struct h2buf *b, const void *p, size_t n)
 		b->cap = (b->len + n) * 2 + 64;
 		b->data = realloc(b->data, b->cap);
 	}
-	memcpy(b->data + b->len, p, n);
+	if (n) /* an empty append may come with no buffer at all */
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 }
 
