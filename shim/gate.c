@@ -4,8 +4,9 @@
  * taken from the client as if written and dropped, and bytes after it in the
  * same write go to the server; the client then reads a provider-style 429
  * from the shim; the connection stays in step with the server, which never
- * saw the request. A head split over writes cannot be checked before its
- * first bytes leave: that call goes through, and the gate says so once. */
+ * saw the request. A head split over writes is held back (reported
+ * written, kept here) until it is whole and judged; then it is dropped, or
+ * written with what followed it in the client's last write. */
 #include "gate.h"
 
 #include <stdlib.h>
@@ -211,25 +212,10 @@ void spz_gate_record_refusal(const struct spz_req_head *h, const struct spz_budg
 	spz_log("budget %s refused a call of agent \"%s\" to %s%s", v->entry.budget_id, agent, h->host, h->path);
 }
 
-size_t spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, size_t len)
+/* A request head complete at the start of buf[0, len): returns how many
+ * bytes are the refused request's (head and body), 0 if it goes through. */
+static size_t judge_head(struct spz_gate *g, int64_t now, const char *buf, const char *end, size_t len)
 {
-	static bool said_split;
-	if (g->retry_taken) {
-		/* The same bytes again after a failed write: their start is ours. */
-		size_t k = g->retry_taken <= len ? g->retry_taken : 0;
-		g->retry_taken = 0;
-		return k;
-	}
-	if (g->swallowing)
-		return swallow(g, buf, len);
-	int64_t now = wall_ms();
-	if (!at_boundary || !spz_budget_armed(now))
-		return 0;
-	const char *end = find_crlfcrlf(buf, len);
-	if (!end) {
-		say_once(&said_split, "a request head split over writes cannot be checked");
-		return 0;
-	}
 	/* The request line and the headers the decision needs. */
 	struct spz_req_head h;
 	spz_req_head_reset(&h);
@@ -284,6 +270,106 @@ size_t spz_gate_write(struct spz_gate *g, bool at_boundary, const char *buf, siz
 	return taken;
 }
 
+/* The start of a request line: a method token and a space, or a token that
+ * may still become one. */
+static bool request_start(const char *buf, size_t len)
+{
+	size_t i = 0;
+	while (i < len && i < 16 && buf[i] >= 'A' && buf[i] <= 'Z')
+		i++;
+	return i > 0 && (i == len || (i < 16 && buf[i] == ' '));
+}
+
+/* The plan stands for all the client wrote this time (len bytes). */
+static size_t use_plan(struct spz_gate *g, size_t from, size_t len, const char **out, size_t *out_len)
+{
+	g->plan_len = g->held_len - from;
+	memmove(g->held, g->held + from, g->plan_len);
+	g->held_len = 0;
+	if (g->plan_len == 0)
+		return len; /* all of it was the refused request's */
+	g->plan_live = true;
+	g->plan_client = len;
+	*out = g->held;
+	*out_len = g->plan_len;
+	return 0;
+}
+
+size_t spz_gate_write(struct spz_gate *g, bool at_boundary, bool may_hold, const char *buf, size_t len,
+		      const char **out, size_t *out_len)
+{
+	static bool said_split;
+	*out = NULL;
+	if (g->plan_live) {
+		g->plan_live = false;
+		if (len >= g->plan_client) {
+			/* the retry of a failed write: the same bytes in its place */
+			g->plan_live = true;
+			*out = g->held;
+			*out_len = g->plan_len;
+			return 0;
+		}
+	}
+	if (g->retry_taken) {
+		/* The same bytes again after a failed write: their start is ours. */
+		size_t k = g->retry_taken <= len ? g->retry_taken : 0;
+		g->retry_taken = 0;
+		return k;
+	}
+	if (g->swallowing)
+		return swallow(g, buf, len);
+	int64_t now = wall_ms();
+	if (g->held_len) {
+		/* A head held back: it goes on here. */
+		size_t from = g->held_len > 3 ? g->held_len - 3 : 0;
+		if (g->held_cap - g->held_len < len) {
+			size_t cap = (g->held_len + len) * 2;
+			char *p = realloc(g->held, cap);
+			if (!p) {
+				/* no memory: the held bytes are lost to the server, which
+				 * will answer 400 or wait; nothing better is possible */
+				g->held_len = 0;
+				return 0;
+			}
+			g->held = p;
+			g->held_cap = cap;
+		}
+		memcpy(g->held + g->held_len, buf, len);
+		g->held_len += len;
+		const char *end = find_crlfcrlf(g->held + from, g->held_len - from);
+		if (end)
+			return use_plan(g, judge_head(g, now, g->held, end, g->held_len), len, out, out_len);
+		if (g->held_len > SPZ_GATE_HOLD_MAX) {
+			/* not a head we can judge: all of it goes, as it came */
+			say_once(&said_split, "a request head longer than the gate holds cannot be checked");
+			return use_plan(g, 0, len, out, out_len);
+		}
+		return len; /* still incomplete: held, reported written */
+	}
+	if (!at_boundary || !spz_budget_armed(now))
+		return 0;
+	const char *end = find_crlfcrlf(buf, len);
+	if (!end) {
+		if (!may_hold || !request_start(buf, len) || len > SPZ_GATE_HOLD_MAX) {
+			say_once(&said_split, "a request head split over writes cannot be checked");
+			return 0;
+		}
+		/* The head comes in pieces: none of it leaves before it is whole
+		 * and judged. The client must write the rest: a server waits for
+		 * it too. */
+		char *p = malloc(len < 512 ? 1024 : len * 2);
+		if (!p)
+			return 0;
+		free(g->held);
+		g->held = p;
+		g->held_cap = len < 512 ? 1024 : len * 2;
+		memcpy(g->held, buf, len);
+		g->held_len = len;
+		return len;
+	}
+	return judge_head(g, now, buf, end, len);
+}
+
 size_t spz_gate_read(struct spz_gate *g, char *buf, size_t cap)
 {
 	size_t n = g->resp_len - g->resp_pos;
@@ -311,6 +397,7 @@ size_t spz_gate_peek(const struct spz_gate *g, char *buf, size_t cap)
 
 void spz_gate_clear(struct spz_gate *g)
 {
+	free(g->held);
 	free(g->resp);
 	memset(g, 0, sizeof(*g));
 }

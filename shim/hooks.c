@@ -299,8 +299,11 @@ static void gate_busy_changed(bool was, bool is)
  * refuses (they are reported written and go nowhere). Costs a coarse clock
  * read and nothing else while no budget is breached and no refused body is
  * still coming. */
-static size_t gate_write(SSL *s, const void *buf, size_t len)
+static bool partial_writes(SSL *s);
+
+static size_t gate_write(SSL *s, const void *buf, size_t len, const char **plan, size_t *plan_len)
 {
+	*plan = NULL;
 	if (!ready() ||
 	    (atomic_load_explicit(&gates_busy, memory_order_relaxed) == 0 && !spz_budget_armed(wall_now_ms())))
 		return 0;
@@ -309,7 +312,8 @@ static size_t gate_write(SSL *s, const void *buf, size_t len)
 	struct tracked *t = enter(s, buf, len);
 	if (t) {
 		bool had = spz_gate_pending(&t->gate) > 0, was_busy = spz_gate_busy(&t->gate);
-		taken = spz_gate_write(&t->gate, spz_conn_h1_request_boundary(t->conn), buf, len);
+		taken = spz_gate_write(&t->gate, spz_conn_h1_request_boundary(t->conn), !partial_writes(s), buf, len,
+				       plan, plan_len);
 		if (!had && spz_gate_pending(&t->gate))
 			atomic_fetch_add(&refusals_pending, 1);
 		gate_busy_changed(was_busy, spz_gate_busy(&t->gate));
@@ -317,6 +321,20 @@ static size_t gate_write(SSL *s, const void *buf, size_t len)
 	}
 	errno = saved;
 	return taken;
+}
+
+/* The gate's plan (a head it held, with what followed) was written. */
+static void gate_plan_written(SSL *s)
+{
+	int saved = errno;
+	struct tracked *t = enter(s, NULL, 0);
+	if (t) {
+		bool was_busy = spz_gate_busy(&t->gate);
+		spz_gate_plan_written(&t->gate);
+		gate_busy_changed(was_busy, spz_gate_busy(&t->gate));
+		leave(t);
+	}
+	errno = saved;
 }
 
 /* The write of what followed a refused request failed: the client's retry
@@ -477,7 +495,18 @@ SPZ_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 	int h2ret;
 	if (num > 0 && h2_write(s, buf, (size_t)num, false, &h2ret, NULL))
 		return h2ret;
-	size_t taken = num > 0 ? gate_write(s, buf, (size_t)num) : 0;
+	const char *plan;
+	size_t plan_len;
+	size_t taken = num > 0 ? gate_write(s, buf, (size_t)num, &plan, &plan_len) : 0;
+	if (plan) {
+		/* A plan fits an int: it is a head held back plus one client write. */
+		int ret = real(s, plan, (int)plan_len);
+		if (ret <= 0)
+			return ret; /* the retry replays the plan */
+		observe_write(s, plan, (size_t)ret);
+		gate_plan_written(s);
+		return num;
+	}
 	if (taken == (size_t)num && num > 0)
 		return num;
 	const char *rest = (const char *)buf + taken;
@@ -500,7 +529,23 @@ SPZ_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written
 	int h2ret;
 	if (h2_write(s, buf, num, true, &h2ret, written))
 		return h2ret;
-	size_t taken = num > 0 ? gate_write(s, buf, num) : 0;
+	const char *plan;
+	size_t plan_len;
+	size_t taken = num > 0 ? gate_write(s, buf, num, &plan, &plan_len) : 0;
+	if (plan) {
+		size_t done = 0;
+		int ret = real(s, plan, plan_len, &done);
+		if (ret != 1) {
+			if (written)
+				*written = 0;
+			return ret; /* the retry replays the plan */
+		}
+		observe_write(s, plan, done);
+		gate_plan_written(s);
+		if (written)
+			*written = num;
+		return 1;
+	}
 	if (taken == num && num > 0) {
 		if (written)
 			*written = num;

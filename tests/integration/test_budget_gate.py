@@ -232,6 +232,49 @@ print(json.dumps(out))
                                                 [200, None], [429, None], [200, None]])
         self.assertEqual(len(w.provider_requests()[before:]), 3, "only the calls under budget reached the provider")
 
+    def test_a_head_written_in_pieces(self):
+        """A request head written over several writes is held back until it
+        is whole: refused, none of it reaches the provider; under budget, it
+        goes out whole with what followed it. Keep-alive, one connection."""
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        before = len(w.provider_requests())
+        code = r'''
+import json, socket, ssl, sys, time
+port, ca, body, case = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.settimeout(10)
+f = s.makefile("rb")
+out = []
+for agent in (b"blocked", b"free", b"blocked", b"free"):
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\n"
+            b"x-test-case: " + case.encode() + b"\r\nx-spaturzu-agent: " + agent + b"\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    # the request line alone, a few headers, then the rest with the body's start; then the body's end
+    cut = [0, 10, 40, len(head) - 5, len(head) + 7, len(head) + len(body)]
+    data = head + body
+    for i in range(len(cut) - 1):
+        s.sendall(data[cut[i]:cut[i + 1]])
+        time.sleep(0.02)
+    status = int(f.readline().split()[1])
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    doc = json.loads(f.read(length))
+    out.append([status, doc.get("error", {}).get("code") or doc["usage"]["prompt_tokens"]])
+print(json.dumps(out))
+'''
+        p = w.run([harness.CLIENT_PYTHON, "-c", code, str(w.port), w.ca, meta["request_body"], CASE])
+        self.assertEqual(json.loads(p.stdout), [[429, "budget_exceeded"], [200, 14], [429, "budget_exceeded"],
+                                                [200, 14]])
+        self.assertEqual(len(w.provider_requests()[before:]), 2, "only the calls under budget reached the provider")
+        self.assertNotIn("split over writes cannot be checked", w.shim_log())
+
     def test_a_client_that_looks_before_it_reads(self):
         """SSL_pending, SSL_has_pending, SSL_peek and SSL_peek_ex show the
         refusal: a client that waits on the socket only when nothing is
