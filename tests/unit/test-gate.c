@@ -1,4 +1,7 @@
-/* The HTTP/2 budget gate against a real HTTP/2 server: nghttp2's server
+/* The budget gates. HTTP/1.1: a head written in pieces is held until whole,
+ * then refused or written with what followed it.
+ *
+ * HTTP/2, against a real HTTP/2 server: nghttp2's server
  * session receives what the gate lets out of a client's writes and answers;
  * its answer comes back through the gate's read side as the client would
  * read it. Refused streams must never reach the server, which must accept
@@ -16,6 +19,7 @@
 #include "../../shim/budget.h"
 #include "../../shim/conn.h"
 #include "../../shim/conn_h2.h"
+#include "../../shim/gate.h"
 #include "h2frames.h"
 #include "helpers.h"
 
@@ -452,13 +456,67 @@ START_TEST(off_the_bytes_are_the_clients_own)
 }
 END_TEST
 
+static const char head_blocked[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+				   "x-spaturzu-agent: blocked\r\nContent-Length: 5\r\n\r\n";
+static const char head_free[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+				"x-spaturzu-agent: free\r\nContent-Length: 5\r\n\r\n";
+
+START_TEST(http1_head_in_pieces_is_held_then_judged)
+{
+	setup();
+	struct spz_gate g = { 0 };
+	const char *out;
+	size_t out_len;
+	/* refused: every piece is taken, nothing goes out, the body dropped, and
+	 * a request pipelined behind it goes out on its own */
+	ck_assert_uint_eq(spz_gate_write(&g, true, true, head_blocked, 10, &out, &out_len), 10);
+	ck_assert_ptr_null(out);
+	ck_assert_uint_eq(spz_gate_write(&g, true, true, head_blocked + 10, 30, &out, &out_len), 30);
+	char last[512];
+	size_t rest = sizeof(head_blocked) - 1 - 40;
+	memcpy(last, head_blocked + 40, rest);
+	memcpy(last + rest, "hello", 5);
+	memcpy(last + rest + 5, head_free, 20);
+	ck_assert_uint_eq(spz_gate_write(&g, false, true, last, rest + 25, &out, &out_len), 0);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(out_len, 20);
+	ck_assert(memcmp(out, head_free, 20) == 0);
+	/* the write fails: the retry gets the same plan */
+	const char *again;
+	size_t again_len;
+	ck_assert_uint_eq(spz_gate_write(&g, false, true, last, rest + 25, &again, &again_len), 0);
+	ck_assert_ptr_eq(again, out);
+	ck_assert_uint_eq(again_len, 20);
+	spz_gate_plan_written(&g);
+	ck_assert_uint_gt(spz_gate_pending(&g), 100);
+	ck_assert_int_eq(refused_records, 1);
+	spz_gate_clear(&g);
+	/* under budget: held, then all of it goes out with what followed */
+	ck_assert_uint_eq(spz_gate_write(&g, true, true, head_free, 50, &out, &out_len), 50);
+	ck_assert_uint_eq(spz_gate_write(&g, false, true, head_free + 50, sizeof(head_free) - 1 - 50, &out, &out_len),
+			  0);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(out_len, sizeof(head_free) - 1);
+	ck_assert(memcmp(out, head_free, out_len) == 0);
+	spz_gate_plan_written(&g);
+	ck_assert(!spz_gate_busy(&g));
+	/* partial-write connections are not held: the old fail-open path */
+	ck_assert_uint_eq(spz_gate_write(&g, true, false, head_blocked, 10, &out, &out_len), 0);
+	ck_assert_ptr_null(out);
+	ck_assert_int_eq(refused_records, 1);
+	spz_gate_clear(&g);
+	spz_budget_use_map(NULL);
+}
+END_TEST
+
 int main(void)
 {
-	Suite *s = suite_create("h2gate");
+	Suite *s = suite_create("gate");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, refused_streams_never_reach_a_real_server, 0, 4);
 	tcase_add_test(tc, off_the_bytes_are_the_clients_own);
+	tcase_add_test(tc, http1_head_in_pieces_is_held_then_judged);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
