@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,21 +199,65 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The shim sends each record when its call ends; the collector stores it
- * within milliseconds, or within a second from the spool. Done when the
- * count has held still for a while and no spool file waits. */
-static void wait_for_records(const char *db_path, const char *spool_dir, const char *run_id)
+static bool marker_seen(const char *db_path, const char *token)
+{
+	sqlite3 *db;
+	bool seen = false;
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 2000);
+		sqlite3_stmt *s;
+		if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'ingest.marker'", -1, &s, NULL) ==
+		    SQLITE_OK) {
+			if (sqlite3_step(s) == SQLITE_ROW) {
+				const unsigned char *v = sqlite3_column_text(s, 0);
+				seen = v && strcmp((const char *)v, token) == 0;
+			}
+			sqlite3_finalize(s);
+		}
+	}
+	sqlite3_close(db);
+	return seen;
+}
+
+/* Sends the end-of-run marker behind the command's records. */
+static bool send_marker(const char *socket_path, const char *token)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path);
+	char msg[128];
+	int n = snprintf(msg, sizeof(msg), "{\"spaturzuMarker\":\"%s\"}", token);
+	bool ok = sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&addr, sizeof(addr)) == n;
+	close(fd);
+	return ok;
+}
+
+/* The shim sends each record when its call ends, so once the command has
+ * exited its records are in the socket's queue or in the spool. A marker
+ * sent now is read after all of them: when the collector says it stored
+ * it, and no spool file waits, the run's records are in. A collector that
+ * does not know markers (an older one already running) is waited for the
+ * old way: the count holding still for half a second. */
+static void wait_for_records(const char *socket_path, const char *db_path, const char *spool_dir, const char *run_id)
 {
 	double start = now_s(), still_since = start;
+	char token[64];
+	snprintf(token, sizeof(token), "run-%ld-%lld", (long)getpid(), (long long)(start * 1e6));
+	bool marked = send_marker(socket_path, token);
 	int64_t last = run_calls(db_path, run_id);
 	while (now_s() - start < 20) {
-		struct timespec pause = { 0, 100 * 1000 * 1000 };
+		struct timespec pause = { 0, 20 * 1000 * 1000 };
 		nanosleep(&pause, NULL);
+		bool spooled = spool_waiting(spool_dir);
+		if (marked && !spooled && marker_seen(db_path, token))
+			return;
 		int64_t n = run_calls(db_path, run_id);
-		if (n != last || spool_waiting(spool_dir)) {
+		if (n != last || spooled) {
 			last = n;
 			still_since = now_s();
-		} else if (now_s() - still_since >= 0.5) {
+		} else if ((!marked || now_s() - start >= 3) && now_s() - still_since >= 0.5) {
 			return;
 		}
 	}
@@ -333,7 +379,7 @@ int cmd_run(int argc, char **argv)
 		child_pid = 0;
 		exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 		if (exit_code != 127 || WIFSIGNALED(status))
-			wait_for_records(db_path, spool_dir, run_id);
+			wait_for_records(socket_path, db_path, spool_dir, run_id);
 	}
 	if (collector > 0) {
 		kill(collector, SIGTERM);

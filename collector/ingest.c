@@ -199,6 +199,25 @@ static int commit_batch(struct spz_ingest *in)
 	return 0;
 }
 
+/* `spaturzu run` sends {"spaturzuMarker":"TOKEN"} once its command has
+ * exited, and waits for TOKEN in meta "ingest.marker": then every record
+ * its command sent before is stored. Not a record, not counted as one. */
+#define MARKER "{\"spaturzuMarker\":\""
+
+static void note_marker(struct spz_ingest *in, const char *tok, size_t n)
+{
+	char token[65];
+	size_t len = 0;
+	while (len < n && len < sizeof(token) - 1 &&
+	       ((tok[len] >= '0' && tok[len] <= '9') || (tok[len] >= 'a' && tok[len] <= 'z') || tok[len] == '-'))
+		len++;
+	if (len == 0 || len >= n || tok[len] != '"')
+		return;
+	memcpy(token, tok, len);
+	token[len] = '\0';
+	spz_store_meta_set(in->store, "ingest.marker", token);
+}
+
 int spz_ingest_socket(struct spz_ingest *in)
 {
 	/* A batch the store refused last time goes first; until it is in, the
@@ -242,8 +261,15 @@ int spz_ingest_socket(struct spz_ingest *in)
 		for (int k = 0; k < got; k++) {
 			struct msghdr *msg = &msgs[k].msg_hdr;
 			size_t n = msgs[k].msg_len;
-			in->stats.received++;
 			count++;
+			if (n > sizeof(MARKER) - 1 && memcmp(bufs[k], MARKER, sizeof(MARKER) - 1) == 0) {
+				/* Datagrams on one socket are read in order: every record
+				 * sent before the marker is in this batch or stored. */
+				if (commit_batch(in) == 0) /* else the batch stays, and the marker waits */
+					note_marker(in, bufs[k] + sizeof(MARKER) - 1, n - (sizeof(MARKER) - 1));
+				continue;
+			}
+			in->stats.received++;
 			struct spz_sender from = { .uid = -1, .pid = -1 };
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {

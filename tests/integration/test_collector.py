@@ -92,6 +92,37 @@ class Collector(harness.FreshWorldCase):
         self.assertIn("%d rejected" % len(hostile), log)
         self.assertIn("size 65537 out of bounds", log)
 
+    def test_end_of_run_marker_comes_after_every_record_before_it(self):
+        """`spaturzu run` knows its command's records are stored when the
+        collector has noted the marker it sends after them: the marker is
+        noted only once every datagram before it is committed, and is not
+        counted as a record."""
+        import sqlite3
+        self.world.start_collector()
+        n = 3000
+        for i in range(n):
+            self.send(record(1000 + i))
+        self.send(b'{"spaturzuMarker":"run-test-1"}')
+        end = time.time() + 30
+        marker = None
+        while time.time() < end:
+            try:
+                db = sqlite3.connect("file:%s?mode=ro" % self.world.db, uri=True, timeout=5)
+                row = db.execute("SELECT value FROM meta WHERE key = 'ingest.marker'").fetchone()
+                marker = row and row[0]
+                if marker == "run-test-1":
+                    stored = db.execute("SELECT count(*) FROM calls").fetchone()[0]
+                    db.close()
+                    break
+                db.close()
+            except sqlite3.OperationalError:
+                pass
+            time.sleep(0.005)
+        self.assertEqual(marker, "run-test-1")
+        self.assertEqual(stored, n, "every record sent before the marker was stored when it was noted")
+        self.world.stop_collector()
+        self.assertIn("%d received, %d stored" % (n, n), self.world.collector_log())
+
     def test_status_sighup_and_unpriced_models(self):
         dead = socket.socket()
         dead.bind(("127.0.0.1", 0))
