@@ -333,6 +333,13 @@ static void update_budgets(struct collector_state *cs, bool force)
 	spz_budget_publish(&cs->publisher, &all, now);
 }
 
+/* A shim's notice: an agent's first call in a process is starting. */
+static void agent_announced(void *ud, const char *agent)
+{
+	struct collector_state *cs = ud;
+	spz_policy_track(cs->policy, agent);
+}
+
 /* The agents whose gateway policies matter: every agent that made a call
  * here (the last 35 days at start, then each new one as it arrives). */
 static void track_agents(struct collector_state *cs, bool at_start)
@@ -693,6 +700,8 @@ int cmd_collector(int argc, char **argv)
 			clog_error("budgets: cannot follow the gateway's policies (out of memory); its budgets are not "
 				   "enforced");
 		track_agents(&cs, true);
+		cs.in.on_agent = agent_announced;
+		cs.in.on_agent_ud = &cs;
 	}
 	memset(fcfg.api_key, 0, sizeof(fcfg.api_key));
 	publish_state(&cs, socket_path, spool_dir, &fcfg);

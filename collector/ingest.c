@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <jansson.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -218,6 +219,21 @@ static void note_marker(struct spz_ingest *in, const char *tok, size_t n)
 	spz_store_meta_set(in->store, "ingest.marker", token);
 }
 
+/* {"spaturzuAgent":"NAME"}: the shim's notice of an agent's first call in
+ * a process. Not a record, not counted as one. */
+#define AGENT_NOTICE "{\"spaturzuAgent\":"
+
+static void note_agent(struct spz_ingest *in, const char *buf, size_t n)
+{
+	if (!in->on_agent)
+		return;
+	json_t *doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
+	const char *agent = json_string_value(json_object_get(doc, "spaturzuAgent"));
+	if (agent && json_object_size(doc) == 1)
+		in->on_agent(in->on_agent_ud, agent);
+	json_decref(doc);
+}
+
 int spz_ingest_socket(struct spz_ingest *in)
 {
 	/* A batch the store refused last time goes first; until it is in, the
@@ -262,6 +278,10 @@ int spz_ingest_socket(struct spz_ingest *in)
 			struct msghdr *msg = &msgs[k].msg_hdr;
 			size_t n = msgs[k].msg_len;
 			count++;
+			if (n > sizeof(AGENT_NOTICE) - 1 && memcmp(bufs[k], AGENT_NOTICE, sizeof(AGENT_NOTICE) - 1) == 0) {
+				note_agent(in, bufs[k], n);
+				continue;
+			}
 			if (n > sizeof(MARKER) - 1 && memcmp(bufs[k], MARKER, sizeof(MARKER) - 1) == 0) {
 				/* Datagrams on one socket are read in order: every record
 				 * sent before the marker is in this batch or stored. */

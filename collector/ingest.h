@@ -27,6 +27,9 @@ struct spz_ingest {
 	char spool_dir[4096];
 	struct spz_ingest_stats stats;
 	unsigned file_seq;
+	/* A shim names an agent whose first call in its process starts. */
+	void (*on_agent)(void *ud, const char *agent);
+	void *on_agent_ud;
 };
 
 /* Binds the socket (private directory, owner-only socket, sender

@@ -103,6 +103,15 @@ int spz_spool_append(const char *dir, const char *line, size_t len)
 	return -1;
 }
 
+void spz_emit_notice(const struct spz_config *cfg, const char *msg, size_t len)
+{
+	int saved = errno;
+	if (send_datagram(cfg->socket_path, msg, len) < 0 && cfg->socket_defaulted &&
+	    (errno == ENOENT || errno == ECONNREFUSED))
+		send_datagram(SPZ_SYSTEM_SOCKET, msg, len);
+	errno = saved;
+}
+
 int spz_emit(const struct spz_config *cfg, const char *record, size_t len)
 {
 	if (send_datagram(cfg->socket_path, record, len) == 0)

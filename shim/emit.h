@@ -8,6 +8,9 @@
 #include "config.h"
 
 /* 0: sent; 1: spooled; -1: lost (logged). record has no newline. */
+/* A notice for the collector (not a record): sent if it listens, else
+ * dropped; never spooled. */
+void spz_emit_notice(const struct spz_config *cfg, const char *msg, size_t len);
 int spz_emit(const struct spz_config *cfg, const char *record, size_t len);
 /* Appends one line to this process's spool file in dir (the collector's
  * hand-off protocol: flock, then check the file is still the one named). */

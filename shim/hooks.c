@@ -105,9 +105,56 @@ static void tracked_free(struct tracked *t)
 	free(t);
 }
 
+/* Agents this process has named to the collector (FNV-1a of the name). */
+#define ANNOUNCED_MAX 64
+static _Atomic uint64_t announced[ANNOUNCED_MAX];
+
+/* The first call of each agent in this process tells the collector the
+ * agent's name as the call starts: a collector following the gateway's
+ * budgets fetches that agent's policy then, not after the call's record
+ * (a streamed call may last minutes, and others may start meanwhile). */
+static void announce_agent(const char *attribution)
+{
+	const char *k = attribution ? strstr(attribution, "\"agentName\":\"") : NULL;
+	if (!k)
+		return;
+	k += 13;
+	size_t n = 0;
+	while (k[n] && k[n] != '"' && n < 256) {
+		if (k[n] == '\\' && k[n + 1])
+			n++; /* an escaped character, kept as it is */
+		n++;
+	}
+	if (k[n] != '"')
+		return;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
+	h |= 1; /* never 0, the empty slot */
+	for (unsigned i = 0; i < ANNOUNCED_MAX; i++)
+		if (atomic_load_explicit(&announced[i], memory_order_relaxed) == h)
+			return;
+	unsigned slot = (unsigned)(h >> 32) % ANNOUNCED_MAX;
+	for (unsigned i = 0; i < ANNOUNCED_MAX; i++) {
+		uint64_t empty = 0;
+		if (atomic_compare_exchange_strong(&announced[(slot + i) % ANNOUNCED_MAX], &empty, h)) {
+			slot = ANNOUNCED_MAX;
+			break;
+		}
+	}
+	if (slot != ANNOUNCED_MAX)
+		atomic_store(&announced[slot], h); /* full: the oldest hash there goes */
+	char msg[320];
+	int len = snprintf(msg, sizeof(msg), "{\"spaturzuAgent\":\"%.*s\"}", (int)n, k);
+	if (len > 0 && (size_t)len < sizeof(msg))
+		spz_emit_notice(spz_config(), msg, (size_t)len);
+}
+
 static char *attribute_call(const char *call_id, const char *hdr_agent, const char *hdr_run, const char *hdr_tags)
 {
-	return spz_attr_render(&spz_config()->attr, call_id, hdr_agent, hdr_run, hdr_tags);
+	char *attr = spz_attr_render(&spz_config()->attr, call_id, hdr_agent, hdr_run, hdr_tags);
+	announce_agent(attr);
+	return attr;
 }
 
 static int ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp)

@@ -58,6 +58,39 @@ class GatewayBudgets(harness.FreshWorldCase):
                 self.fail("timed out waiting for " + what)
             time.sleep(0.05)
 
+    def test_a_new_agents_policy_is_fetched_as_its_first_call_starts(self):
+        """An agent never seen here, with a breached cap at the gateway: its
+        first call names it to the collector as it starts, so a second call
+        made while the first (slow) one is still running is refused. The
+        collector would otherwise learn the agent from the first call's
+        record, at its end."""
+        self.gw.set(agents={"fresh": [limit("cap-fresh", "agent", True)]})
+        self.start("--policy-poll", "3600")
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        slow = r'''
+import http.client, ssl, sys
+port, ca, body, case = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+c.request("POST", "/v1/chat/completions", body=body, headers={"Host": "api.openai.com",
+          "Content-Type": "application/json", "x-spaturzu-agent": "fresh", "x-test-case": case,
+          "x-test-delay-ms": "4000"})
+print(c.getresponse().status)
+'''
+        first = subprocess.Popen([harness.CLIENT_PYTHON, "-c", slow, str(w.port), w.ca, meta["request_body"], CASE],
+                                 env=w.env(), stdout=subprocess.PIPE)
+        try:
+            self.wait_for("the new agent's policy", lambda: "fresh" in self.gw.state()["policyFetches"], timeout=3)
+            time.sleep(1.0)  # the stated delay
+            res, seen = self.calls("fresh")
+            self.assertEqual([r[0] for r in res], [429])
+            self.assertEqual(res[0][1]["budgetId"], "cap-fresh")
+            self.assertEqual(seen, 0)
+            self.assertIsNone(first.poll(), "the first call was still running")
+        finally:
+            out, _ = first.communicate(timeout=30)
+        self.assertEqual(out.decode().strip(), "200", "the first call went through: nothing was known of it yet")
+
     def test_breach_pushed_by_the_event_stream(self):
         """No polling within the test: only the event makes the collector
         fetch again. The refusal follows within the stated second."""

@@ -17,7 +17,7 @@ response is framed as asked (`x-test-framing` header, else --framing):
   garbage-body  Content-Length framing around bytes that are not the case's
 Streams (SSE) are written in several paced writes. Non-LLM paths answer small
 JSON: GET /healthz, GET /v1/models. GET /_test/stats returns the request counts.
-An `x-test-error: STATUS` header answers with that status and the provider's
+`x-test-delay-ms: N` makes an HTTP/1.1 answer wait N ms. An `x-test-error: STATUS` header answers with that status and the provider's
 error JSON shape instead of the case.
 
 HTTP/2 is offered through ALPN (h2, then http/1.1): the same cases, framed
@@ -202,6 +202,8 @@ class Handler(socketserver.BaseRequestHandler):
                     self.respond_plain(404, {"error": {"message": "no recorded case for " + path}})
                     continue
                 framing = headers.get("x-test-framing", self.server.framing)
+                if headers.get("x-test-delay-ms"):  # a slow provider (HTTP/1.1)
+                    time.sleep(float(headers["x-test-delay-ms"]) / 1000.0)
                 if not self.replay(case, method, framing):
                     return
         except (ConnectionError, ssl.SSLError, OSError, ValueError):
