@@ -155,10 +155,12 @@ class BudgetGate(harness.FreshWorldCase):
         self.assertEqual(lines, [
             "blocked HTTP/2 429 budget_exceeded false", "free HTTP/2 200 14 None",
             "blocked HTTP/2 429 budget_exceeded false", "free HTTP/2 200 14 None",
-            "blocked HTTP/2 429 budget_exceeded false", "free HTTP/2 200 14 None", "connections 1"],
+            "blocked HTTP/2 429 budget_exceeded false", "watched HTTP/2 200 14 None", "connections 1"],
             p.stderr.decode()[-3000:])
         self.assertEqual(len(w.provider_requests()[before:]), 3, "only the calls under budget reached the provider")
         self.assertNotIn("could not be re-encoded", w.shim_log())
+        # An alert budget over HTTP/2: one line, and the call went through.
+        self.assertEqual(w.shim_log().count('budget watched (alert) exceeded by agent "watched"'), 1)
 
     def test_python_keep_alive_refused_then_served(self):
         w = self.world

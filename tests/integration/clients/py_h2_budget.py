@@ -16,7 +16,7 @@ with open(body_file) as f:
 _getaddrinfo = socket.getaddrinfo
 socket.getaddrinfo = lambda host, *a, **k: _getaddrinfo("127.0.0.1" if host == "api.openai.com" else host, *a, **k)
 url = "https://api.openai.com:%d/v1/chat/completions" % port
-plan = [("blocked", 0), ("free", 0), ("blocked", pad), ("free", pad), ("blocked", 0), ("free", pad)]
+plan = [("blocked", 0), ("free", 0), ("blocked", pad), ("free", pad), ("blocked", 0), ("watched", pad)]
 with httpx.Client(http2=True, verify=ca, timeout=20) as client:
     for agent, extra in plan:
         r = client.post(url, content=(body + " " * extra).encode(),
