@@ -162,6 +162,28 @@ class BudgetGate(harness.FreshWorldCase):
         # An alert budget over HTTP/2: one line, and the call went through.
         self.assertEqual(w.shim_log().count('budget watched (alert) exceeded by agent "watched"'), 1)
 
+    def test_node_http2_session(self):
+        """Node's own HTTP/2 client (nghttp2 inside Node, TLS through memory
+        BIOs): refused and served streams, one after the other and at the
+        same time, on one session that stays usable."""
+        import test_node_sdks as ns
+        subprocess.run([os.path.join(ns.ROOT, "scripts", "install-node18.sh"), ns.NODE_DIR], check=True,
+                       stdout=subprocess.DEVNULL)
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        body = os.path.join(w.dir, "node-h2-body.json")
+        with open(body, "w") as f:
+            f.write(meta["request_body"])
+        before = len(w.provider_requests())
+        client = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "node_h2_budget.js")
+        p = w.run([ns.NODE, client, str(w.port), w.ca, CASE, body],
+                  LD_LIBRARY_PATH=os.path.join(ns.NODE_DIR, "usr", "lib", "x86_64-linux-gnu"))
+        self.assertEqual(json.loads(p.stdout), [["blocked", 429, "budget_exceeded"], ["free", 200, 14],
+                                                ["blocked", 429, "budget_exceeded"], ["free", 200, 14],
+                                                ["free", 200, 14]], p.stderr.decode()[-2000:])
+        self.assertEqual(len(w.provider_requests()[before:]), 3)
+        self.assertEqual(w.shim_log().count("refused a call"), 2, "the shim saw Node's TLS")
+
     def test_python_keep_alive_refused_then_served(self):
         w = self.world
         before = len(w.provider_requests())
