@@ -3,7 +3,11 @@
  * response's to the response pipeline; END_STREAM from the server, RST_STREAM
  * from either side, GOAWAY or the connection's end close the call. Streams
  * that are not calls cost nothing but the header decoding HPACK requires.
- * At most STREAMS_MAX calls are followed at once per connection. */
+ * At most STREAMS_MAX calls are followed at once per connection.
+ *
+ * The written side is fed through the budget gate (h2gate.c) before the
+ * bytes leave, so a request's complete header block can still be refused:
+ * judge() asks the budgets and hands the gate the answer's frames. */
 #include "conn_h2.h"
 
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* HTTP/2 connection tracking: two frame parsers (one per direction, each
- * with its HPACK decoder) and the streams that are LLM calls. */
+ * with its HPACK decoder), the streams that are LLM calls, and the budget
+ * gate in front of the client's writes and reads. */
 #ifndef SPZ_CONN_H2_H
 #define SPZ_CONN_H2_H
 
