@@ -270,7 +270,10 @@ static void block_done(struct spz_h2gate *g)
 		 * client waiting on the socket, and is taken out before the
 		 * client reads the refusal, so no stray bytes are left to make
 		 * an idle connection look alive or dead. */
-		if (g->pings_out < UINT16_MAX) {
+		/* One PING in flight per connection at most: a refusal made
+		 * while one is out waits for its answer, and servers that count
+		 * PINGs (flood protection) see one per refusal at worst. */
+		if (g->pings_out == 0) {
 			uint8_t ping[17];
 			frame_header(ping, 8, 6 /* PING */, 0, 0);
 			memcpy(ping + 9, ping_mark, sizeof(ping_mark));

@@ -68,6 +68,7 @@ struct server {
 	bool ended[16];
 	int invalid;
 	int streams_seen[16];
+	int pings;
 };
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *n, size_t nl, const uint8_t *v,
@@ -99,6 +100,8 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	struct server *sv = ud;
 	if (f->hd.stream_id && (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		sv->ended[f->hd.stream_id / 2] = true;
+	if (f->hd.type == NGHTTP2_PING && !(f->hd.flags & NGHTTP2_FLAG_ACK))
+		sv->pings++;
 	return 0;
 }
 
@@ -411,6 +414,23 @@ static void run_scenario(int mode, size_t read_cap)
 	client_send(&cl, &cv.w, mark, mode);
 	server_recv(&sv, cl.sent.data + sent_mark, cl.sent.len - sent_mark);
 	ck_assert_uint_eq((uint32_t)nghttp2_session_get_remote_window_size(sv.s), before + 100100 - injected);
+	ck_assert_int_eq(sv.pings, 2);
+
+	/* Two refusals in one write: one PING, and both answers after it. */
+	mark = cv.w.len;
+	sent_mark = cl.sent.len;
+	request(&cv, 9, "blocked", body, sizeof(body) - 1, 1000);
+	request(&cv, 11, "blocked", body, sizeof(body) - 1, 1000);
+	client_send(&cl, &cv.w, mark, 0);
+	server_recv(&sv, cl.sent.data + sent_mark, cl.sent.len - sent_mark);
+	ck_assert_int_eq(sv.pings, 3);
+	server_send(&sv, &to_client);
+	client_read(&cl, &to_client, &rpos, read_cap);
+	decode_visible(&cl.visible, &seen);
+	ck_assert_int_eq(seen.status[4], 429);
+	ck_assert_int_eq(seen.status[5], 429);
+	ck_assert_int_eq(seen.pings_ack, 0);
+	ck_assert(!sv.streams_seen[4] && !sv.streams_seen[5]);
 
 	h2_conv_free(&cv);
 	nghttp2_session_del(sv.s);
