@@ -31,7 +31,7 @@ bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, 
 	if (ev->type != SPZ_JSON_NUMBER)
 		return false;
 	for (const struct spz_usage_path *t = table; t->path; t++) {
-		if (strcmp(path, t->path) != 0)
+		if (!spz_streq(path, t->path))
 			continue;
 		int64_t n;
 		if (spz_event_count(ev, &n) == 0)
@@ -56,8 +56,8 @@ void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, 
 {
 	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0)
 		return;
-	if (strcmp(path, model_key) == 0)
+	if (spz_streq(path, model_key))
 		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
-	else if (strcmp(path, id_key) == 0 && c->body_id[0] == '\0')
+	else if (spz_streq(path, id_key) && c->body_id[0] == '\0')
 		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
 }

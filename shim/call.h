@@ -7,6 +7,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* Path comparisons run for every JSON value of every body: a first-byte
+ * test before the library call avoids most of them. */
+static inline bool spz_streq(const char *a, const char *b)
+{
+	return a[0] == b[0] && strcmp(a, b) == 0;
+}
+static inline bool spz_starts(const char *s, const char *prefix, size_t n)
+{
+	return s[0] == prefix[0] && strncmp(s, prefix, n) == 0;
+}
 
 #include "../common/budget_map.h"
 #include "json.h"

@@ -40,14 +40,14 @@ static void add_iteration(struct spz_usage *sum, const struct spz_json_event *ev
 static void anthropic_response(struct spz_call *c, const struct spz_json_event *ev)
 {
 	const char *p = ev->path;
-	if (strncmp(p, "message.", 8) == 0) /* message_start wraps the message */
+	if (spz_starts(p, "message.", 8)) /* message_start wraps the message */
 		p += 8;
 	if (ev->type == SPZ_JSON_ARRAY && strcmp(p, "usage.iterations") == 0) {
 		/* each message_delta lists all iterations: the last list counts */
 		memset(&c->x.anthropic.iterations, 0, sizeof(c->x.anthropic.iterations));
 		return;
 	}
-	if (strncmp(p, "usage.iterations[].", 19) == 0) {
+	if (spz_starts(p, "usage.iterations[].", 19)) {
 		add_iteration(&c->x.anthropic.iterations, ev);
 		return;
 	}

@@ -16,7 +16,7 @@ static const struct spz_usage_path cohere_usage[] = {
 static void cohere_response(struct spz_call *c, const struct spz_json_event *ev)
 {
 	const char *p = ev->path;
-	if (strncmp(p, "delta.", 6) == 0) /* message-end event */
+	if (spz_starts(p, "delta.", 6)) /* message-end event */
 		p += 6;
 	if (!spz_usage_from_event(&c->usage, ev, p, cohere_usage))
 		spz_response_model_id(c, ev, p, "model", "id"); /* v2 names no model today */

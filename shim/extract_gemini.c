@@ -43,7 +43,7 @@ static void gemini_path(struct spz_call *c, const char *path, size_t len)
 static void gemini_response(struct spz_call *c, const struct spz_json_event *ev)
 {
 	const char *p = ev->path;
-	if (strncmp(p, "[].", 3) == 0) /* an element of the JSON-array stream */
+	if (spz_starts(p, "[].", 3)) /* an element of the JSON-array stream */
 		p += 3;
 	if (ev->type == SPZ_JSON_OBJECT && strcmp(p, "usageMetadata") == 0) {
 		memset(&c->usage, 0, sizeof(c->usage));

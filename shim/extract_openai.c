@@ -51,7 +51,7 @@ static const char *const completion_paths[] = {
 static int path_index(const char *const *paths, const char *path)
 {
 	for (int i = 0; paths[i]; i++)
-		if (!strcmp(paths[i], path))
+		if (spz_streq(paths[i], path))
 			return i;
 	return -1;
 }
@@ -91,9 +91,9 @@ static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 	const char *p = ev->path;
 	/* Responses API stream events wrap the response object; Groq's stream
 	 * chunks carry usage under x_groq. */
-	if (strncmp(p, "response.", 9) == 0)
+	if (spz_starts(p, "response.", 9))
 		p += 9;
-	else if (strncmp(p, "x_groq.", 7) == 0)
+	else if (spz_starts(p, "x_groq.", 7))
 		p += 7;
 	if (!spz_usage_from_event(&c->usage, ev, p, openai_usage))
 		spz_response_model_id(c, ev, p, "model", "id");
