@@ -715,10 +715,16 @@ int cmd_collector(int argc, char **argv)
 	struct timespec last_spool, last_publish;
 	clock_gettime(CLOCK_MONOTONIC, &last_spool);
 	last_publish = last_spool;
-	bool store_failing = false;
+	bool store_failing = false, ring_busy = false;
 	while (!stop_requested) {
 		spz_forward_pump(cs.fwd);
-		int timeout = cs.repricing ? 0 : store_failing ? 1000 : 500;
+		/* The ring is looked at after every wake-up; a writer still inside
+		 * a slot, or records that came by it, bring the next look closer
+		 * (writers ring the doorbell only when they find it empty). */
+		int timeout = cs.repricing ? 0 : store_failing ? 1000 : cs.in.ring_pending ? 2 : ring_busy ? 20 : 500;
+		/* While records flow, writers need not wake us: we look in 20 ms
+		 * (the promise is a little shorter than the wait, never longer). */
+		spz_ingest_ring_promise(&cs.in, timeout <= 20 && !store_failing ? timeout : 0);
 		int readable = wait_ready(&cs, timeout);
 		if (reload_requested) {
 			reload_requested = 0;
@@ -737,6 +743,18 @@ int cmd_collector(int argc, char **argv)
 			if (failed && !store_failing)
 				clog_error("the database does not take records (disk full?); holding them and retrying");
 			store_failing = failed;
+			if (got > 0) {
+				spz_forward_notify(cs.fwd);
+				cs.budgets_dirty = true;
+				track_agents(&cs, false);
+			}
+		}
+		if (!store_failing) {
+			int got = spz_ingest_ring(&cs.in);
+			if (got < 0 && !store_failing)
+				clog_error("the database does not take records (disk full?); holding them and retrying");
+			store_failing = got < 0;
+			ring_busy = got > 0;
 			if (got > 0) {
 				spz_forward_notify(cs.fwd);
 				cs.budgets_dirty = true;
@@ -766,6 +784,8 @@ int cmd_collector(int argc, char **argv)
 	 * in flight get drain_ms to finish, the rest stay pending for the next
 	 * start. */
 	for (int i = 0; i < 50 && spz_ingest_socket(&cs.in) > 0; i++)
+		;
+	for (int i = 0; i < 50 && spz_ingest_ring(&cs.in) > 0; i++)
 		;
 	spz_ingest_spool(&cs.in);
 	if (cs.fwd) {

@@ -4,6 +4,8 @@
  * was already read. Rejected input is counted and logged, never fatal. */
 #include "ingest.h"
 
+#include "../common/record_ring.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +17,10 @@
 #include <sys/file.h>
 #include <jansson.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -62,6 +67,68 @@ int spz_ingest_open_shared(struct spz_ingest *in, const char *socket_path, const
 			   struct spz_store *store, long gid)
 {
 	return open_socket(in, socket_path, spool_dir, store, gid);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The record ring (user mode). One the last collector left is kept, and
+ * drained: its records are not lost. Anything else at the path is replaced
+ * by a new file renamed over it, never truncated in place: a shim may still
+ * have the old one mapped. Without a ring the shims use the socket. */
+static void open_ring(struct spz_ingest *in)
+{
+	char path[4200], fresh[4300];
+	if (spz_ring_path(in->socket_path, path, sizeof(path)) < 0)
+		return;
+	snprintf(in->ring_path, sizeof(in->ring_path), "%s", path);
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    st.st_size == (off_t)sizeof(struct spz_ring)) {
+		void *p = mmap(NULL, sizeof(struct spz_ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED && spz_ring_valid(p)) {
+			close(fd);
+			in->ring = p;
+			atomic_store(&in->ring->alive_ms, wall_ms());
+			return;
+		}
+		if (p != MAP_FAILED)
+			munmap(p, sizeof(struct spz_ring));
+	}
+	if (fd >= 0)
+		close(fd);
+	snprintf(fresh, sizeof(fresh), "%s.new-%ld", path, (long)getpid());
+	unlink(fresh);
+	fd = open(fresh, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	void *p = MAP_FAILED;
+	/* Every page allocated now: a shim writing to a page of a full tmpfs
+	 * would get SIGBUS. Without the space there is no ring. */
+	int err = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)sizeof(struct spz_ring));
+	if (err == 0)
+		p = mmap(NULL, sizeof(struct spz_ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (err == 0 && p == MAP_FAILED)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (p == MAP_FAILED) {
+		clog_warn("record ring %s not usable (%s); records come by the socket", path, strerror(err));
+		unlink(fresh);
+		return;
+	}
+	spz_ring_init(p);
+	atomic_store(&((struct spz_ring *)p)->alive_ms, wall_ms());
+	if (rename(fresh, path) < 0) {
+		clog_warn("record ring %s not usable (%s); records come by the socket", path, strerror(errno));
+		munmap(p, sizeof(struct spz_ring));
+		unlink(fresh);
+		return;
+	}
+	in->ring = p;
 }
 
 static int open_socket(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store,
@@ -124,6 +191,8 @@ static int open_socket(struct spz_ingest *in, const char *socket_path, const cha
 	} else {
 		chmod(socket_path, 0600);
 	}
+	if (gid < 0)
+		open_ring(in);
 	int one = 1;
 	setsockopt(in->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	int rcvbuf = 8 * 1024 * 1024;
@@ -146,6 +215,17 @@ bool spz_collector_listening(const char *socket_path)
 
 void spz_ingest_close(struct spz_ingest *in)
 {
+	if (in->ring) {
+		/* Writers fall back to the socket (then the spool) at once. An
+		 * empty ring goes: a shim still mapping it sees the heartbeat
+		 * stop and looks for the next collector's ring. One that holds
+		 * records stays for the next collector. */
+		atomic_store(&in->ring->alive_ms, 0);
+		if (atomic_load(&in->ring->head) == atomic_load(&in->ring->tail))
+			unlink(in->ring_path);
+		munmap(in->ring, sizeof(struct spz_ring));
+		in->ring = NULL;
+	}
 	if (in->sock >= 0) {
 		close(in->sock);
 		unlink(in->socket_path);
@@ -278,6 +358,8 @@ int spz_ingest_socket(struct spz_ingest *in)
 			struct msghdr *msg = &msgs[k].msg_hdr;
 			size_t n = msgs[k].msg_len;
 			count++;
+			if (n == sizeof(SPZ_RING_DOORBELL) - 1 && memcmp(bufs[k], SPZ_RING_DOORBELL, n) == 0)
+				continue; /* the caller drains the ring next */
 			if (n > sizeof(AGENT_NOTICE) - 1 && memcmp(bufs[k], AGENT_NOTICE, sizeof(AGENT_NOTICE) - 1) == 0) {
 				note_agent(in, bufs[k], n);
 				continue;
@@ -285,7 +367,9 @@ int spz_ingest_socket(struct spz_ingest *in)
 			if (n > sizeof(MARKER) - 1 && memcmp(bufs[k], MARKER, sizeof(MARKER) - 1) == 0) {
 				/* Datagrams on one socket are read in order: every record
 				 * sent before the marker is in this batch or stored. */
-				if (commit_batch(in) == 0) /* else the batch stays, and the marker waits */
+				/* Records in the ring were published before the marker
+				 * was sent: they go in first. */
+				if (commit_batch(in) == 0 && spz_ingest_ring(in) >= 0)
 					note_marker(in, bufs[k] + sizeof(MARKER) - 1, n - (sizeof(MARKER) - 1));
 				continue;
 			}
@@ -324,6 +408,57 @@ int spz_ingest_socket(struct spz_ingest *in)
 	if (commit_batch(in) < 0)
 		return -1;
 	return count;
+}
+
+static void ring_record(void *ud, const char *data, size_t len)
+{
+	struct spz_ingest *in = ud;
+	in->stats.received++;
+	char why[160];
+	struct pending_record *p = &batch[batch_len];
+	/* The ring is the user's own (0600): the sender is this uid. */
+	if (spz_record_decode(data, len, &p->rec, why, sizeof(why)) < 0) {
+		note_rejected(in, "ring", why);
+		return;
+	}
+	p->from = (struct spz_sender){ .uid = (long)geteuid(), .pid = -1 };
+	batch_len++;
+}
+
+void spz_ingest_ring_promise(struct spz_ingest *in, int ms)
+{
+	if (in->ring)
+		atomic_store(&in->ring->look_by_ms, ms > 0 ? wall_ms() + ms : 0);
+}
+
+/* Patience for a slot a writer claimed and has not filled: a copy of a few
+ * KiB takes microseconds; one this late belongs to a process that died. */
+#define RING_PATIENCE_MS 5000
+
+int spz_ingest_ring(struct spz_ingest *in)
+{
+	if (!in->ring)
+		return 0;
+	int64_t now = wall_ms();
+	atomic_store(&in->ring->alive_ms, now);
+	if (commit_batch(in) < 0)
+		return -1; /* the store refuses: records stay in the ring */
+	int total = 0;
+	for (;;) {
+		uint64_t skipped = 0;
+		size_t got = spz_ring_take(in->ring, BATCH_MAX - batch_len, ring_record, in, now, RING_PATIENCE_MS,
+					   &in->ring_stuck_since_ms, &skipped, &in->ring_pending);
+		if (skipped) {
+			in->stats.ring_skipped += skipped;
+			clog_warn("record ring: %llu slot(s) claimed by a writer that never filled them (a process that "
+				  "died mid-record)", (unsigned long long)skipped);
+		}
+		if (commit_batch(in) < 0)
+			return -1;
+		total += (int)got;
+		if (got == 0 || in->ring_pending)
+			return total;
+	}
 }
 
 /* Reads one claimed spool file into the store; 0 when it may be removed. */

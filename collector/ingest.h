@@ -16,7 +16,10 @@ struct spz_ingest_stats {
 	uint64_t duplicates; /* ids already stored */
 	uint64_t rejected;   /* malformed, oversized, torn */
 	uint64_t spool_files;
+	uint64_t ring_skipped; /* ring slots whose writer died before filling them */
 };
+
+struct spz_ring;
 
 struct spz_ingest {
 	struct spz_store *store;
@@ -27,6 +30,10 @@ struct spz_ingest {
 	char spool_dir[4096];
 	struct spz_ingest_stats stats;
 	unsigned file_seq;
+	struct spz_ring *ring; /* user mode: records without a system call */
+	char ring_path[4200];
+	int64_t ring_stuck_since_ms;
+	bool ring_pending; /* a writer is inside a slot: look again soon */
 	/* A shim names an agent whose first call in its process starts. */
 	void (*on_agent)(void *ud, const char *agent);
 	void *on_agent_ud;
@@ -45,6 +52,12 @@ void spz_ingest_close(struct spz_ingest *in);
 bool spz_collector_listening(const char *socket_path);
 /* Reads what the socket holds now (bounded batch); returns records read or -1. */
 int spz_ingest_socket(struct spz_ingest *in);
+/* Takes what the record ring holds (and beats its heartbeat); returns
+ * records read or -1 when the store refuses them (they stay in the ring). */
+int spz_ingest_ring(struct spz_ingest *in);
+/* The collector will look at the ring again within ms (0: it may sleep
+ * long; writers ring the doorbell). */
+void spz_ingest_ring_promise(struct spz_ingest *in, int ms);
 /* Ingests every spool file present; returns lines read or -1. */
 int spz_ingest_spool(struct spz_ingest *in);
 

@@ -1,6 +1,9 @@
-/* Record delivery. Holds no descriptor between records: a host may close or
- * reuse any descriptor, and a socket kept across fork would be shared. Each
- * record costs socket+sendto+close; only LLM calls pay it.
+/* Record delivery. First choice: the collector's record ring (a shared
+ * file, common/record_ring.h), which costs no system call; a doorbell
+ * datagram only when the ring was empty. Else the socket, which holds no
+ * descriptor between records: a host may close or reuse any descriptor,
+ * and a socket kept across fork would be shared. Each such record costs
+ * socket+sendto+close; only LLM calls pay it.
  *
  * Spool hand-off with the collector: a writer opens <pid>.jsonl, takes a
  * non-blocking exclusive flock, checks the path still names the inode it
@@ -20,7 +23,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <time.h>
+
 #include "../common/paths.h"
+#include "../common/record_ring.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -112,8 +120,64 @@ void spz_emit_notice(const struct spz_config *cfg, const char *msg, size_t len)
 	errno = saved;
 }
 
+static struct spz_ring *_Atomic ring;
+static _Atomic int64_t ring_next_try_ms;
+static _Atomic uint64_t ring_ino; /* the mapped file's inode */
+
+static int64_t coarse_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Our collector's ring, mapped at the first record. While there is none,
+ * or the mapped one has no live collector (it stopped; the next one may
+ * have made a new file), the path is looked at again at most once a
+ * second. Only a regular file of our own user is used. A replaced ring
+ * stays mapped (another thread may be writing to it): one per collector
+ * restart at most. */
+static struct spz_ring *get_ring(const struct spz_config *cfg, int64_t now_ms)
+{
+	struct spz_ring *r = atomic_load_explicit(&ring, memory_order_acquire);
+	if (r && now_ms - atomic_load_explicit(&r->alive_ms, memory_order_relaxed) <= SPZ_RING_ALIVE_MS)
+		return r;
+	if (now_ms < atomic_load_explicit(&ring_next_try_ms, memory_order_relaxed))
+		return r;
+	atomic_store_explicit(&ring_next_try_ms, now_ms + 1000, memory_order_relaxed);
+	char path[sizeof(cfg->socket_path) + 64];
+	if (spz_ring_path(cfg->socket_path, path, sizeof(path)) < 0)
+		return r;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return r;
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    st.st_size == (off_t)sizeof(struct spz_ring) &&
+	    (!r || (uint64_t)st.st_ino != atomic_load_explicit(&ring_ino, memory_order_relaxed)))
+		p = mmap(NULL, sizeof(struct spz_ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return r;
+	if (!atomic_compare_exchange_strong(&ring, &r, (struct spz_ring *)p)) {
+		munmap(p, sizeof(struct spz_ring)); /* another thread mapped it first */
+		return r;
+	}
+	atomic_store_explicit(&ring_ino, (uint64_t)st.st_ino, memory_order_relaxed);
+	return p;
+}
+
 int spz_emit(const struct spz_config *cfg, const char *record, size_t len)
 {
+	int64_t now = coarse_ms();
+	struct spz_ring *r = get_ring(cfg, now);
+	bool doorbell;
+	if (r && spz_ring_put(r, record, len, now, &doorbell)) {
+		if (doorbell) /* the collector may be asleep */
+			spz_emit_notice(cfg, SPZ_RING_DOORBELL, sizeof(SPZ_RING_DOORBELL) - 1);
+		return 0;
+	}
 	if (send_datagram(cfg->socket_path, record, len) == 0)
 		return 0;
 	int send_errno = errno;

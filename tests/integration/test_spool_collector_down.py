@@ -64,5 +64,57 @@ class SpoolWhenCollectorDown(harness.FreshWorldCase):
         self.assertEqual([r["agentName"] for r in recs].count("b"), len(CASES))
 
 
+
+
+class RecordRing(harness.FreshWorldCase):
+    def ring_path(self):
+        import glob
+        rings = [p for p in glob.glob("/dev/shm/spaturzu-%d-*.ring" % os.geteuid())]
+        return rings
+
+    def test_records_in_the_ring_survive_a_collector_killed(self):
+        """Records go by the collector's ring (no system call, no datagram)
+        while it beats; those it had not taken when it was killed are taken
+        by the next collector: none lost, none doubled."""
+        import signal
+        import time
+        w = self.world
+        before = set(self.ring_path())
+        w.start_collector()
+        ring = set(self.ring_path()) - before
+        self.assertEqual(len(ring), 1, "the collector made its ring in /dev/shm")
+        w.run(curl_call(w, CASES[0], "length", ["-o", "/dev/null"]), SPATURZU_AGENT="ring")
+        self.assertEqual(len(w.wait_records(1)), 1)
+        # Frozen, its heartbeat is still fresh for up to two seconds: the
+        # shims keep writing to the ring; then it dies without a word.
+        w.collector.send_signal(signal.SIGSTOP)
+        start = time.time()
+        for case in CASES:
+            w.run(curl_call(w, case, "length", ["-o", "/dev/null"]), SPATURZU_AGENT="ring")
+        self.assertLess(time.time() - start, 1.8, "the calls took too long for the test's premise")
+        w.collector.send_signal(signal.SIGKILL)
+        w.collector.wait(timeout=10)
+        w.collector = None
+        self.assertEqual(self.spooled_lines(), [], "nothing spooled: the records are in the ring")
+        self.assertTrue(os.path.exists(list(ring)[0]), "the ring holding records stays")
+        w.start_collector()
+        recs = w.wait_records(1 + len(CASES))
+        self.assertEqual(len(recs), 1 + len(CASES), w.collector_log())
+        self.assertEqual(len({r["id"] for r in recs}), len(recs))
+        for rec in recs:
+            self.assertRecordMatches(rec, self.case_of(rec), agent="ring")
+        w.stop_collector()
+        self.assertFalse(os.path.exists(list(ring)[0]), "an empty ring goes with its collector")
+
+    def case_of(self, rec):
+        for case in CASES:
+            meta, _ = harness.load_case(case)
+            if meta["request_path"] == rec["endpoint"] and harness.request_model(meta) == rec["model"]:
+                return case
+        raise AssertionError("no case for %r" % rec)
+
+    spooled_lines = SpoolWhenCollectorDown.spooled_lines
+
+
 if __name__ == "__main__":
     harness.main()

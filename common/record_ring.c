@@ -1,0 +1,128 @@
+/* The record ring (see record_ring.h): a bounded multi-producer queue after
+ * Vyukov, in a shared file. */
+#include "record_ring.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define TMPFS_MAGIC_NUMBER 0x01021994
+
+int spz_ring_path(const char *socket_path, char *out, size_t cap)
+{
+	struct statfs fs;
+	if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC_NUMBER) {
+		uint64_t h = 1469598103934665603ull;
+		for (const char *p = socket_path; *p; p++)
+			h = (h ^ (uint8_t)*p) * 1099511628211ull;
+		int n = snprintf(out, cap, "/dev/shm/spaturzu-%ld-%016llx.ring", (long)geteuid(), (unsigned long long)h);
+		return n > 0 && (size_t)n < cap ? 0 : -1;
+	}
+	const char *slash = strrchr(socket_path, '/');
+	if (!slash)
+		return -1;
+	int n = snprintf(out, cap, "%.*s/%s", (int)(slash - socket_path), socket_path, SPZ_RING_NAME);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* The sequence of the slot of position pos (stored minus the slot index). */
+static uint64_t seq_of(struct spz_ring *r, uint64_t pos)
+{
+	uint64_t i = pos % SPZ_RING_SLOTS;
+	return atomic_load_explicit(&r->slot[i].seq, memory_order_acquire) + i;
+}
+
+static void set_seq(struct spz_ring *r, uint64_t pos, uint64_t seq)
+{
+	uint64_t i = pos % SPZ_RING_SLOTS;
+	atomic_store_explicit(&r->slot[i].seq, seq - i, memory_order_release);
+}
+
+int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_ms, bool *doorbell)
+{
+	*doorbell = false;
+	if (len > SPZ_RING_PAYLOAD || !spz_ring_valid(r))
+		return 0;
+	int64_t alive = atomic_load_explicit(&r->alive_ms, memory_order_relaxed);
+	if (now_ms - alive > SPZ_RING_ALIVE_MS || alive - now_ms > SPZ_RING_ALIVE_MS)
+		return 0;
+	uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+	struct spz_ring_slot *s;
+	for (;;) {
+		s = &r->slot[pos % SPZ_RING_SLOTS];
+		int64_t dif = (int64_t)(seq_of(r, pos) - pos);
+		if (dif == 0) {
+			/* free for this position: claim it */
+			if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1, memory_order_relaxed,
+								  memory_order_relaxed))
+				break;
+		} else if (dif < 0) {
+			return 0; /* the previous lap's record is still there: full */
+		} else {
+			pos = atomic_load_explicit(&r->head, memory_order_relaxed); /* another writer went first */
+		}
+	}
+	/* Found empty, the collector may have gone to sleep, unless it said it
+	 * will look again soon. */
+	*doorbell = atomic_load_explicit(&r->tail, memory_order_acquire) == pos &&
+		    now_ms >= atomic_load_explicit(&r->look_by_ms, memory_order_acquire);
+	memcpy(s->data, data, len);
+	s->len = (uint32_t)len;
+	set_seq(r, pos, pos + 1);
+	return 1;
+}
+
+void spz_ring_init(struct spz_ring *r)
+{
+	r->slots = SPZ_RING_SLOTS;
+	r->slot_size = SPZ_RING_SLOT_SIZE;
+	/* Zeros: slot i is free for position i. */
+	atomic_thread_fence(memory_order_release);
+	r->magic = SPZ_RING_MAGIC;
+}
+
+bool spz_ring_valid(const struct spz_ring *r)
+{
+	return r->magic == SPZ_RING_MAGIC && r->slots == SPZ_RING_SLOTS && r->slot_size == SPZ_RING_SLOT_SIZE;
+}
+
+size_t spz_ring_take(struct spz_ring *r, size_t max, void (*fn)(void *ud, const char *data, size_t len), void *ud,
+		     int64_t now_ms, int64_t patience_ms, int64_t *stuck_since_ms, uint64_t *skipped, bool *pending)
+{
+	size_t taken = 0;
+	*pending = false;
+	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	while (taken < max) {
+		struct spz_ring_slot *s = &r->slot[pos % SPZ_RING_SLOTS];
+		uint64_t seq = seq_of(r, pos);
+		if (seq == pos + 1) {
+			uint32_t len = s->len;
+			if (len <= SPZ_RING_PAYLOAD)
+				fn(ud, s->data, len);
+			taken++;
+			*stuck_since_ms = 0;
+		} else if (atomic_load_explicit(&r->head, memory_order_acquire) == pos) {
+			/* Empty. A writer skipped as dead that published after all
+			 * left its slot marked for the wrong lap: mend it, or the
+			 * ring would look full here forever. No writer can hold a
+			 * claim on pos while head is pos. */
+			if (seq != pos)
+				set_seq(r, pos, pos);
+			break;
+		} else {
+			/* claimed, not published yet */
+			if (!*stuck_since_ms)
+				*stuck_since_ms = now_ms;
+			if (now_ms - *stuck_since_ms < patience_ms) {
+				*pending = true;
+				break;
+			}
+			(*skipped)++; /* its writer died (or stopped) before publishing */
+			*stuck_since_ms = 0;
+		}
+		set_seq(r, pos, pos + SPZ_RING_SLOTS);
+		atomic_store_explicit(&r->tail, ++pos, memory_order_release);
+	}
+	return taken;
+}

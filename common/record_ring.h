@@ -1,0 +1,80 @@
+/* The record ring: a file beside the collector's socket, mapped by the
+ * collector and by the shims of its user, through which records reach the
+ * collector without a system call. Many writers (any process, any thread)
+ * claim a slot with a compare-and-swap on head, copy the record in and
+ * publish it by its sequence number; the collector takes published slots
+ * in order from tail.
+ *
+ * A writer uses the ring only while the collector's heartbeat is fresh and
+ * the ring has room; otherwise the record goes to the socket or the spool,
+ * as before. It rings the doorbell (a datagram) only when it finds the ring
+ * empty, since then the collector may be asleep; under load no record costs
+ * a system call. A slot claimed by a writer that died before publishing is
+ * skipped after a patience (the record of a process that died mid-call).
+ * The file survives a collector restart, and the next collector drains it.
+ * System mode does not use a ring: its records must carry the sender's
+ * credentials, which only the socket proves. */
+#ifndef SPZ_RECORD_RING_H
+#define SPZ_RECORD_RING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPZ_RING_MAGIC 0x31474e4952415053ull /* "SPARING1", little-endian */
+#define SPZ_RING_NAME "records.ring"
+#define SPZ_RING_SLOTS 1024
+#define SPZ_RING_SLOT_SIZE 2048
+#define SPZ_RING_PAYLOAD (SPZ_RING_SLOT_SIZE - 16)
+/* A collector heartbeat older than this: the ring is not being drained. */
+#define SPZ_RING_ALIVE_MS 2000
+/* The doorbell datagram. */
+#define SPZ_RING_DOORBELL "{\"spaturzuRing\":1}"
+
+struct spz_ring_slot {
+	/* The slot's sequence minus its index, so that a file of zeros is a
+	 * ring of free slots and pages are only touched when used: sequence
+	 * pos means free for position pos, pos + 1 published for it. */
+	_Atomic uint64_t seq;
+	uint32_t len;
+	uint32_t reserved;
+	char data[SPZ_RING_PAYLOAD];
+};
+
+struct spz_ring {
+	uint64_t magic;
+	uint32_t slots, slot_size;
+	_Atomic int64_t alive_ms;   /* the collector's heartbeat, wall clock */
+	_Atomic int64_t look_by_ms; /* the collector looks again by then: no doorbell needed */
+	char pad0[32];
+	_Atomic uint64_t head; /* the next position a writer claims */
+	char pad1[56];
+	_Atomic uint64_t tail; /* the next position the collector takes */
+	char pad2[56];
+	struct spz_ring_slot slot[SPZ_RING_SLOTS];
+};
+
+/* Where the ring of the collector at socket_path lives: in /dev/shm when it
+ * is a tmpfs (a ring on a disk file system would make every first write to
+ * a page a block allocation, and writeback would fault them again), named
+ * after the user and the socket; else beside the socket. 0 or -1. */
+int spz_ring_path(const char *socket_path, char *out, size_t cap);
+
+/* Writers. 1: in the ring (*doorbell: the collector may be asleep, ring
+ * it); 0: no room, no live collector or too large (use the socket). */
+int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_ms, bool *doorbell);
+
+/* The collector. init: the header of a ring whose file is all zeros (a new
+ * file: its pages are only allocated as slots are used). */
+void spz_ring_init(struct spz_ring *r);
+/* Whether a mapped file holds a ring of this layout. */
+bool spz_ring_valid(const struct spz_ring *r);
+/* Takes published records in order (at most max), handing each to fn;
+ * stops at the first slot not yet published. A slot claimed but unpublished for longer
+ * than patience_ms is skipped (counted in *skipped). Returns the records
+ * taken; *pending says whether a claimed slot is still being written. */
+size_t spz_ring_take(struct spz_ring *r, size_t max, void (*fn)(void *ud, const char *data, size_t len), void *ud,
+		     int64_t now_ms, int64_t patience_ms, int64_t *stuck_since_ms, uint64_t *skipped, bool *pending);
+
+#endif
