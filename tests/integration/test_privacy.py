@@ -180,6 +180,23 @@ class Privacy(harness.Case):
             sent = f.read()
         self.assertIn(b"x-spaturzu-key: spa_collector_key", sent)
         self.assertClean("a request to the gateway", sent, canaries)
+
+        # 4. The record ring, which records cross while the collector runs
+        # (its slots keep the bytes after the collector took them).
+        before = {r["id"] for r in recs}
+        more, k = self.calls("ring")
+        canaries += more
+        recs = self.world.wait_records(m + k)
+        self.assertEqual(len(recs), m + k)
+        new = [r["id"] for r in recs if r["id"] not in before]
+        self.assertEqual(len(new), k)
+        h = 1469598103934665603
+        for ch in self.world.socket.encode():
+            h = ((h ^ ch) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+        with open("/dev/shm/spaturzu-%d-%016x.ring" % (os.geteuid(), h), "rb") as f:
+            ring = f.read()
+        self.assertTrue(all(i.encode() in ring for i in new), "the records went through the ring")
+        self.assertClean("the record ring", ring, canaries)
         self.assertGreater(len(canaries), 100)
         # The canaries did reach the provider: the test is not vacuous.
         served = json.dumps(self.world.provider_requests())
