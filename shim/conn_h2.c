@@ -114,18 +114,11 @@ static void req_header(void *ud, uint32_t stream, const char *n, size_t nl, cons
 	}
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A request held back by the gate is complete: true if a budget refuses
  * it (its frames never leave, the gate answers in its place). */
 static bool judge(struct spz_h2conn *c, uint32_t stream)
 {
-	int64_t now = wall_ms();
+	int64_t now = spz_wall_ms();
 	if (!spz_budget_armed(now))
 		return false;
 	char agent[SPZ_BUDGET_AGENT_MAX];

@@ -23,7 +23,7 @@
 #include "provider.h"
 #include "refusal.h"
 
-static int64_t wall_ms(void)
+int64_t spz_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -318,7 +318,7 @@ size_t spz_gate_write(struct spz_gate *g, bool at_boundary, bool may_hold, const
 	}
 	if (g->swallowing)
 		return swallow(g, buf, len);
-	int64_t now = wall_ms();
+	int64_t now = spz_wall_ms();
 	if (g->held_len) {
 		/* A head held back: it goes on here. */
 		size_t from = g->held_len > 3 ? g->held_len - 3 : 0;

@@ -70,6 +70,8 @@ struct spz_budget_verdict;
  * *v, agent and *shape say how to answer. */
 bool spz_gate_judge(const struct spz_req_head *h, int64_t now_ms, struct spz_budget_verdict *v, char *agent,
 		    size_t cap, enum spz_error_shape *shape);
+/* The wall clock in ms, as budgets reckon days and months. */
+int64_t spz_wall_ms(void);
 /* Logs a refusal and records it locally (never forwarded to the gateway). */
 void spz_gate_record_refusal(const struct spz_req_head *h, const struct spz_budget_verdict *v, const char *agent);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hpack_enc.h"
+#include "http2.h"
 #include "log.h"
 
 enum { F_DATA = 0, F_HEADERS = 1, F_WINDOW_UPDATE = 8, F_CONTINUATION = 9 };
@@ -55,19 +56,6 @@ static uint32_t be24(const uint8_t *b)
 static uint32_t be32(const uint8_t *b)
 {
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static void frame_header(uint8_t *o, uint32_t len, uint8_t type, uint8_t flags, uint32_t stream)
-{
-	o[0] = (uint8_t)(len >> 16);
-	o[1] = (uint8_t)(len >> 8);
-	o[2] = (uint8_t)len;
-	o[3] = type;
-	o[4] = flags;
-	o[5] = (uint8_t)(stream >> 24 & 0x7f);
-	o[6] = (uint8_t)(stream >> 16);
-	o[7] = (uint8_t)(stream >> 8);
-	o[8] = (uint8_t)stream;
 }
 
 void spz_h2gate_init(struct spz_h2gate *g, spz_h2gate_feed feed, void *ud)
@@ -148,7 +136,7 @@ static void queue_inject(struct spz_h2gate *g, const void *p, size_t n)
 static void queue_window_update(struct spz_h2gate *g, uint32_t stream, uint32_t increment)
 {
 	uint8_t f[13];
-	frame_header(f, 4, F_WINDOW_UPDATE, 0, stream);
+	spz_h2_frame_header(f, 4, F_WINDOW_UPDATE, 0, stream);
 	f[9] = (uint8_t)(increment >> 24);
 	f[10] = (uint8_t)(increment >> 16);
 	f[11] = (uint8_t)(increment >> 8);
@@ -248,7 +236,7 @@ static bool emit_reencoded(struct spz_h2gate *g)
 		uint8_t fl = (uint8_t)(last ? FL_END_HEADERS : 0);
 		if (first)
 			fl |= flags0 & (FL_END_STREAM | FL_PRIORITY);
-		frame_header(h, (uint32_t)(k + (first && has_prio ? 5 : 0)), first ? F_HEADERS : F_CONTINUATION, fl,
+		spz_h2_frame_header(h, (uint32_t)(k + (first && has_prio ? 5 : 0)), first ? F_HEADERS : F_CONTINUATION, fl,
 			     g->block_stream);
 		out_own(g, h, 9);
 		if (first && has_prio)
@@ -275,7 +263,7 @@ static void block_done(struct spz_h2gate *g)
 		 * PINGs (flood protection) see one per refusal at worst. */
 		if (g->pings_out == 0) {
 			uint8_t ping[17];
-			frame_header(ping, 8, 6 /* PING */, 0, 0);
+			spz_h2_frame_header(ping, 8, 6 /* PING */, 0, 0);
 			memcpy(ping + 9, ping_mark, sizeof(ping_mark));
 			ping[16] = g->ping_seq++;
 			out_own(g, ping, sizeof(ping));
@@ -350,7 +338,7 @@ static void frame_end(struct spz_h2gate *g)
 			g->debt -= v;
 		} else {
 			uint8_t f[13];
-			frame_header(f, 4, F_WINDOW_UPDATE, g->flags, 0);
+			spz_h2_frame_header(f, 4, F_WINDOW_UPDATE, g->flags, 0);
 			uint32_t rest = v - (uint32_t)g->debt;
 			f[9] = (uint8_t)(rest >> 24);
 			f[10] = (uint8_t)(rest >> 16);

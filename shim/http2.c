@@ -25,6 +25,20 @@ void spz_h2_init(struct spz_h2 *p, bool client, struct spz_hpack *hpack, const s
 	p->state = client ? P_PREFACE : P_HEADER;
 }
 
+size_t spz_h2_frame_header(uint8_t *out, size_t len, uint8_t type, uint8_t flags, uint32_t stream)
+{
+	out[0] = (uint8_t)(len >> 16);
+	out[1] = (uint8_t)(len >> 8);
+	out[2] = (uint8_t)len;
+	out[3] = type;
+	out[4] = flags;
+	out[5] = (uint8_t)((stream >> 24) & 0x7f);
+	out[6] = (uint8_t)(stream >> 16);
+	out[7] = (uint8_t)(stream >> 8);
+	out[8] = (uint8_t)stream;
+	return 9;
+}
+
 static uint32_t be32(const uint8_t *b)
 {
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];

@@ -46,6 +46,9 @@ struct spz_h2 {
 	bool block_end_stream;
 };
 
+/* Writes a 9-byte frame header (RFC 9113 4.1); returns 9. */
+size_t spz_h2_frame_header(uint8_t *out, size_t len, uint8_t type, uint8_t flags, uint32_t stream);
+
 /* client: this direction starts with the connection preface. */
 void spz_h2_init(struct spz_h2 *p, bool client, struct spz_hpack *hpack, const struct spz_h2_callbacks *cb,
 		 void *ud);

@@ -5,6 +5,8 @@
  * false` tells the OpenAI and Anthropic SDKs not to retry a refusal. */
 #include "refusal.h"
 
+#include "http2.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -124,20 +126,6 @@ size_t spz_refusal_http1(enum spz_error_shape shape, const struct spz_budget_ent
 	return (size_t)n + blen;
 }
 
-static size_t frame_header(uint8_t *out, size_t len, uint8_t type, uint8_t flags, uint32_t stream)
-{
-	out[0] = (uint8_t)(len >> 16);
-	out[1] = (uint8_t)(len >> 8);
-	out[2] = (uint8_t)len;
-	out[3] = type;
-	out[4] = flags;
-	out[5] = (uint8_t)((stream >> 24) & 0x7f);
-	out[6] = (uint8_t)(stream >> 16);
-	out[7] = (uint8_t)(stream >> 8);
-	out[8] = (uint8_t)stream;
-	return 9;
-}
-
 size_t spz_refusal_h2(enum spz_error_shape shape, const struct spz_budget_entry *e, const char *agent, uint32_t stream,
 		      uint32_t max_frame, char *out, size_t cap, size_t *data_len)
 {
@@ -168,10 +156,10 @@ size_t spz_refusal_h2(enum spz_error_shape shape, const struct spz_budget_entry 
 			return 0;
 		n += k;
 	}
-	frame_header(o, n - 9, 0x1 /* HEADERS */, 0x4 /* END_HEADERS */, stream);
+	spz_h2_frame_header(o, n - 9, 0x1 /* HEADERS */, 0x4 /* END_HEADERS */, stream);
 	if (cap - n < 9 + blen)
 		return 0;
-	n += frame_header(o + n, blen, 0x0 /* DATA */, 0x1 /* END_STREAM */, stream);
+	n += spz_h2_frame_header(o + n, blen, 0x0 /* DATA */, 0x1 /* END_STREAM */, stream);
 	memcpy(o + n, body, blen);
 	n += blen;
 	*data_len = blen;

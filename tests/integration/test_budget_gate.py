@@ -51,6 +51,20 @@ class BudgetGate(harness.FreshWorldCase):
         super().tearDown()
         self.gw.stop()
 
+    def run_node(self, client):
+        """Runs clients/CLIENT under Debian's Node.js 18 with the case's body."""
+        import test_node_sdks as ns
+        subprocess.run([os.path.join(ns.ROOT, "scripts", "install-node18.sh"), ns.NODE_DIR], check=True,
+                       stdout=subprocess.DEVNULL)
+        w = self.world
+        meta, _ = harness.load_case(CASE)
+        body = os.path.join(w.dir, "node-body.json")
+        with open(body, "w") as f:
+            f.write(meta["request_body"])
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", client)
+        return w.run([ns.NODE, path, str(w.port), w.ca, CASE, body],
+                     LD_LIBRARY_PATH=os.path.join(ns.NODE_DIR, "usr", "lib", "x86_64-linux-gnu"))
+
     def test_curl_refused_then_another_agent_on_the_same_connection(self):
         w = self.world
         before = len(w.provider_requests())
@@ -166,18 +180,9 @@ class BudgetGate(harness.FreshWorldCase):
         """Node's own HTTP/2 client (nghttp2 inside Node, TLS through memory
         BIOs): refused and served streams, one after the other and at the
         same time, on one session that stays usable."""
-        import test_node_sdks as ns
-        subprocess.run([os.path.join(ns.ROOT, "scripts", "install-node18.sh"), ns.NODE_DIR], check=True,
-                       stdout=subprocess.DEVNULL)
         w = self.world
-        meta, _ = harness.load_case(CASE)
-        body = os.path.join(w.dir, "node-h2-body.json")
-        with open(body, "w") as f:
-            f.write(meta["request_body"])
         before = len(w.provider_requests())
-        client = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "node_h2_budget.js")
-        p = w.run([ns.NODE, client, str(w.port), w.ca, CASE, body],
-                  LD_LIBRARY_PATH=os.path.join(ns.NODE_DIR, "usr", "lib", "x86_64-linux-gnu"))
+        p = self.run_node("node_h2_budget.js")
         self.assertEqual(json.loads(p.stdout), [["blocked", 429, "budget_exceeded"], ["free", 200, 14],
                                                 ["blocked", 429, "budget_exceeded"], ["free", 200, 14],
                                                 ["free", 200, 14]], p.stderr.decode()[-2000:])
@@ -326,18 +331,9 @@ print(json.dumps(out))
                          (0, 0, 1, "HTTP/1.1 200 OK"))
 
     def test_node_openai_sdk_raises_its_rate_limit_error(self):
-        import test_node_sdks as ns
-        subprocess.run([os.path.join(ns.ROOT, "scripts", "install-node18.sh"), ns.NODE_DIR], check=True,
-                       stdout=subprocess.DEVNULL)
         w = self.world
-        meta, _ = harness.load_case(CASE)
-        body = os.path.join(w.dir, "node-body.json")
-        with open(body, "w") as f:
-            f.write(meta["request_body"])
         before = len(w.provider_requests())
-        client = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "node_budget.js")
-        p = w.run([ns.NODE, client, str(w.port), w.ca, CASE, body],
-                  LD_LIBRARY_PATH=os.path.join(ns.NODE_DIR, "usr", "lib", "x86_64-linux-gnu"))
+        p = self.run_node("node_budget.js")
         out = json.loads(p.stdout)
         self.assertEqual((out["refused"]["class"], out["refused"]["status"], out["refused"]["code"]),
                          ("RateLimitError", 429, "budget_exceeded"), out)
