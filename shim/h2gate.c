@@ -301,8 +301,6 @@ static void frame_start(struct spz_h2gate *g, bool on, long hdr_start)
 			g->block_held = false;
 	} else if (g->stream && is_refused(g, g->stream)) {
 		g->action = A_DROP;
-		if (g->type == F_DATA)
-			g->refund += g->left;
 	} else if (g->type == F_HEADERS) {
 		g->block_held = on || g->reencode;
 		g->block_stream = g->stream;
@@ -354,12 +352,10 @@ static void frame_end(struct spz_h2gate *g)
 		 * have given them back as it read (and discarded) the body. The
 		 * stream's comes back too while the client has more to send, so
 		 * that it finishes the request and reads its answer. */
-		if (g->refund) {
-			uint32_t r = g->refund > 0x7fffffff ? 0x7fffffff : (uint32_t)g->refund;
-			queue_window_update(g, 0, r);
+		if (g->type == F_DATA && be24(g->hdr)) { /* a frame is under 2^24 bytes: one increment */
+			queue_window_update(g, 0, be24(g->hdr));
 			if (!(g->flags & FL_END_STREAM))
-				queue_window_update(g, g->stream, r);
-			g->refund -= r;
+				queue_window_update(g, g->stream, be24(g->hdr));
 		}
 		break;
 	}

@@ -66,7 +66,6 @@ struct spz_h2gate {
 	uint32_t refused[SPZ_H2GATE_REFUSED_MAX];
 	unsigned refused_count, refused_next;
 	uint64_t debt;   /* inserted DATA the client will count in its WINDOW_UPDATEs */
-	uint64_t refund; /* dropped DATA: send window the client spent for nothing */
 
 	/* the output of the write being made */
 	const char *wbuf;

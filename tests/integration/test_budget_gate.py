@@ -16,6 +16,21 @@ from test_curl_h2 import h2_call
 
 CASE = "openai/chat_nonstream_gpt4o_usage_details"
 
+# For the test clients that speak HTTP/1.1 by hand: one response from a
+# buffered reader, as (status, body).
+READ_RESPONSE = r'''
+def read_response(f):
+    status = int(f.readline().split()[1])
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return status, f.read(length)
+'''
+
 
 class BudgetGate(harness.FreshWorldCase):
     def setUp(self):
@@ -244,19 +259,11 @@ def req(agent):
 s.sendall(req(b"blocked") + req(b"free"))
 f = s.makefile("rb")
 for _ in range(2):
-    status = int(f.readline().split()[1])
-    length = 0
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b""):
-            break
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    f.read(length)
+    status, _ = read_response(f)
     out.append([status, None])
 print(json.dumps(out))
 '''
-        p = w.run([harness.CLIENT_PYTHON, "-c", code, str(w.port), w.ca, meta["request_body"], CASE])
+        p = w.run([harness.CLIENT_PYTHON, "-c", READ_RESPONSE + code, str(w.port), w.ca, meta["request_body"], CASE])
         self.assertEqual(json.loads(p.stdout), [[429, "budget_exceeded"], [200, None], [429, "budget_exceeded"],
                                                 [200, None], [429, None], [200, None]])
         self.assertEqual(len(w.provider_requests()[before:]), 3, "only the calls under budget reached the provider")
@@ -286,19 +293,12 @@ for agent in (b"blocked", b"free", b"blocked", b"free"):
     for i in range(len(cut) - 1):
         s.sendall(data[cut[i]:cut[i + 1]])
         time.sleep(0.02)
-    status = int(f.readline().split()[1])
-    length = 0
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b""):
-            break
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    doc = json.loads(f.read(length))
+    status, raw = read_response(f)
+    doc = json.loads(raw)
     out.append([status, doc.get("error", {}).get("code") or doc["usage"]["prompt_tokens"]])
 print(json.dumps(out))
 '''
-        p = w.run([harness.CLIENT_PYTHON, "-c", code, str(w.port), w.ca, meta["request_body"], CASE])
+        p = w.run([harness.CLIENT_PYTHON, "-c", READ_RESPONSE + code, str(w.port), w.ca, meta["request_body"], CASE])
         self.assertEqual(json.loads(p.stdout), [[429, "budget_exceeded"], [200, 14], [429, "budget_exceeded"],
                                                 [200, 14]])
         self.assertEqual(len(w.provider_requests()[before:]), 2, "only the calls under budget reached the provider")
