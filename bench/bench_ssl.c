@@ -7,6 +7,9 @@
  *           event carries usage: the shim parses every byte of it
  *   calls   ARG calls on one keep-alive connection, each a request and a
  *           ~4 KB streamed answer with usage: the cost of a typical call
+ *   json    ARG calls as Python's http.client makes them: the head and the
+ *           body in two writes, a ~1 KB JSON answer (not streamed) read
+ *           8 KiB at a time: the fixed cost of a call
  * Prints seconds of CPU and MB/s. scripts/bench.sh runs it with and without
  * the shim and prints the ratios. Usage: bench-ssl opaque|llm CERT KEY MB */
 #include <openssl/err.h>
@@ -39,10 +42,11 @@ static void pump(BIO *c_out, BIO *s_in, BIO *s_out, BIO *c_in)
 int main(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: bench-ssl opaque|llm CERT KEY MB, or bench-ssl calls CERT KEY COUNT\n");
+		fprintf(stderr, "usage: bench-ssl opaque|llm CERT KEY MB, or bench-ssl calls|json CERT KEY COUNT\n");
 		return 2;
 	}
 	int llm = strcmp(argv[1], "llm") == 0, calls = strcmp(argv[1], "calls") == 0;
+	int json = strcmp(argv[1], "json") == 0;
 	size_t total = (size_t)atol(argv[4]) << 20; /* MB, or the call count */
 	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method()), *cctx = SSL_CTX_new(TLS_client_method());
 	if (SSL_CTX_use_certificate_chain_file(sctx, argv[2]) != 1 || SSL_CTX_use_PrivateKey_file(sctx, argv[3], SSL_FILETYPE_PEM) != 1) {
@@ -66,6 +70,52 @@ int main(int argc, char **argv)
 	static char buf[16384], rbuf[65536];
 	size_t moved = 0;
 	double t0 = cpu_seconds();
+	if (json) {
+		const char *rbody = "{\"messages\": [{\"content\": \"Hello! How are you doing?\", \"role\": \"user\"}], "
+				    "\"model\": \"gpt-4o\", \"stream\": false}";
+		char req[512];
+		int rl = snprintf(req, sizeof(req), "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+				  "Accept-Encoding: identity\r\nContent-Length: %zu\r\nContent-Type: application/json\r\n\r\n",
+				  strlen(rbody));
+		const char *answer =
+			"{\n  \"id\": \"chatcmpl-C9VBMiEq0GYAxsZn9U6FURAbS9Lau\",\n  \"object\": \"chat.completion\",\n"
+			"  \"created\": 1756380852,\n  \"model\": \"gpt-4o-2024-08-06\",\n  \"choices\": [\n    {\n"
+			"      \"index\": 0,\n      \"message\": {\n        \"role\": \"assistant\",\n"
+			"        \"content\": \"Hello! I'm just a computer program, so I don't have feelings, but I'm here and "
+			"ready to help you. How can I assist you today?\",\n        \"refusal\": null,\n"
+			"        \"annotations\": []\n      },\n      \"logprobs\": null,\n      \"finish_reason\": \"stop\"\n"
+			"    }\n  ],\n  \"usage\": {\n    \"prompt_tokens\": 14,\n    \"completion_tokens\": 30,\n"
+			"    \"total_tokens\": 44,\n    \"prompt_tokens_details\": {\n      \"cached_tokens\": 0,\n"
+			"      \"audio_tokens\": 0\n    },\n    \"completion_tokens_details\": {\n      \"audio_tokens\": 0,\n"
+			"      \"reasoning_tokens\": 0,\n      \"accepted_prediction_tokens\": 0,\n"
+			"      \"rejected_prediction_tokens\": 0\n    }\n  },\n  \"service_tier\": \"default\",\n"
+			"  \"system_fingerprint\": \"fp_07871e2ad8\"\n}\n";
+		char head[2048];
+		int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+				  "openai-processing-ms: 825\r\nx-request-id: req_0123456789abcdef\r\n"
+				  "content-length: %zu\r\n\r\n%s", strlen(answer), answer);
+		long count = atol(argv[4]);
+		/* BENCH_HOST_KB: the host's own work between calls, as memory it
+		 * touches, so the shim runs with cold caches as in a real client. */
+		size_t host_kb = getenv("BENCH_HOST_KB") ? (size_t)atol(getenv("BENCH_HOST_KB")) : 0;
+		char *host = host_kb ? calloc(host_kb, 1024) : NULL;
+		for (long c = 0; c < count; c++) {
+			for (size_t k = 0; host && k < host_kb * 1024; k += 64)
+				host[k]++;
+			SSL_write(client, req, rl);
+			SSL_write(client, rbody, (int)strlen(rbody));
+			pump(c_out, s_in, s_out, c_in);
+			while (SSL_read(server, rbuf, sizeof(rbuf)) > 0)
+				;
+			SSL_write(server, head, hl);
+			pump(c_out, s_in, s_out, c_in);
+			while (SSL_read(client, rbuf, 8192) > 0)
+				;
+		}
+		double t = cpu_seconds() - t0;
+		printf("json %.4f s %.2f us/call\n", t, t * 1e6 / (double)count);
+		return 0;
+	}
 	if (calls) {
 		const char *rbody = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
 				    "\"messages\":[{\"role\":\"user\",\"content\":\"Say hello.\"}]}";

@@ -722,9 +722,20 @@ int cmd_collector(int argc, char **argv)
 		 * a slot, or records that came by it, bring the next look closer
 		 * (writers ring the doorbell only when they find it empty). */
 		int timeout = cs.repricing ? 0 : store_failing ? 1000 : cs.in.ring_pending ? 2 : ring_busy ? 20 : 500;
-		/* While records flow, writers need not wake us: we look in 20 ms
-		 * (the promise is a little shorter than the wait, never longer). */
-		spz_ingest_ring_promise(&cs.in, timeout <= 20 && !store_failing ? timeout : 0);
+		int commit_in = spz_ingest_commit_in_ms(&cs.in);
+		if (!store_failing && commit_in >= 0 && commit_in < timeout)
+			timeout = commit_in;
+		/* While records flow or wait to be committed, writers need not
+		 * wake us: we look within the timeout. Otherwise the promise is
+		 * withdrawn, and a writer that claimed a slot under the old one
+		 * (and so did not ring) is looked for before sleeping. */
+		if (timeout <= 50 && !store_failing) {
+			spz_ingest_ring_promise(&cs.in, timeout);
+		} else {
+			spz_ingest_ring_promise(&cs.in, 0);
+			if (!store_failing && spz_ingest_ring_unread(&cs.in))
+				timeout = 0;
+		}
 		int readable = wait_ready(&cs, timeout);
 		if (reload_requested) {
 			reload_requested = 0;
@@ -737,29 +748,27 @@ int cmd_collector(int argc, char **argv)
 			else
 				clog_error("SIGHUP: the budgets file is broken; keeping the budgets in use");
 		}
+		uint64_t stored_before = cs.in.stats.stored;
 		if (readable || store_failing) {
 			int got = spz_ingest_socket(&cs.in);
 			bool failed = got < 0;
 			if (failed && !store_failing)
 				clog_error("the database does not take records (disk full?); holding them and retrying");
 			store_failing = failed;
-			if (got > 0) {
-				spz_forward_notify(cs.fwd);
-				cs.budgets_dirty = true;
-				track_agents(&cs, false);
-			}
 		}
 		if (!store_failing) {
-			int got = spz_ingest_ring(&cs.in);
+			int got = spz_ingest_ring(&cs.in, false);
 			if (got < 0 && !store_failing)
 				clog_error("the database does not take records (disk full?); holding them and retrying");
 			store_failing = got < 0;
 			ring_busy = got > 0;
-			if (got > 0) {
-				spz_forward_notify(cs.fwd);
-				cs.budgets_dirty = true;
-				track_agents(&cs, false);
-			}
+		}
+		/* Records reach the store in groups: what follows them (forwarding,
+		 * spend, agents' policies) starts when they are committed. */
+		if (cs.in.stats.stored != stored_before) {
+			spz_forward_notify(cs.fwd);
+			cs.budgets_dirty = true;
+			track_agents(&cs, false);
 		}
 		spz_policy_run(cs.policy);
 		publish_policy(&cs);
@@ -785,7 +794,7 @@ int cmd_collector(int argc, char **argv)
 	 * start. */
 	for (int i = 0; i < 50 && spz_ingest_socket(&cs.in) > 0; i++)
 		;
-	for (int i = 0; i < 50 && spz_ingest_ring(&cs.in) > 0; i++)
+	for (int i = 0; i < 50 && spz_ingest_ring(&cs.in, true) > 0; i++)
 		;
 	spz_ingest_spool(&cs.in);
 	if (cs.fwd) {

@@ -31,6 +31,12 @@
 #define SPOOL_TX_LINES 1000
 #define GROUP_COMMIT_MIN 512
 #define GROUP_COMMIT_MS 2
+/* Records taken from the ring stay in their slots until stored, so they
+ * can wait for company: one commit (one fsync) per RING_COMMIT_MS or
+ * GROUP_COMMIT_MIN records, not one per wake-up. At a few hundred calls a
+ * second, commits were most of the collector's work, and the disk
+ * interrupts they raise land on the callers' CPUs. */
+#define RING_COMMIT_MS 50
 
 static void note_rejected(struct spz_ingest *in, const char *source, const char *why)
 {
@@ -94,6 +100,7 @@ static void open_ring(struct spz_ingest *in)
 		if (p != MAP_FAILED && spz_ring_valid(p)) {
 			close(fd);
 			in->ring = p;
+			in->ring_cursor = atomic_load(&in->ring->tail);
 			atomic_store(&in->ring->alive_ms, wall_ms());
 			return;
 		}
@@ -129,6 +136,7 @@ static void open_ring(struct spz_ingest *in)
 		return;
 	}
 	in->ring = p;
+	in->ring_cursor = 0;
 }
 
 static int open_socket(struct spz_ingest *in, const char *socket_path, const char *spool_dir, struct spz_store *store,
@@ -136,6 +144,7 @@ static int open_socket(struct spz_ingest *in, const char *socket_path, const cha
 {
 	memset(in, 0, sizeof(*in));
 	in->sock = -1;
+	in->euid = (long)geteuid();
 	in->lock_fd = -1;
 	in->store = store;
 	snprintf(in->spool_dir, sizeof(in->spool_dir), "%s", spool_dir);
@@ -253,10 +262,20 @@ static int store_priced(struct spz_ingest *in, const struct spz_record *rec, con
 	return spz_store_insert(in->store, rec, from, &cost);
 }
 
+/* Ring slots taken before this point hold records now stored (or
+ * rejected, or skipped): writers may have them back. */
+static void release_ring(struct spz_ingest *in)
+{
+	if (in->ring)
+		spz_ring_release(in->ring, in->ring_cursor);
+}
+
 static int commit_batch(struct spz_ingest *in)
 {
-	if (batch_len == 0)
+	if (batch_len == 0) {
+		release_ring(in);
 		return 0;
+	}
 	if (spz_store_begin(in->store) < 0)
 		return -1;
 	uint64_t stored = 0, dup = 0;
@@ -277,6 +296,7 @@ static int commit_batch(struct spz_ingest *in)
 	for (size_t i = 0; i < batch_len; i++)
 		spz_record_clear(&batch[i].rec);
 	batch_len = 0;
+	release_ring(in);
 	return 0;
 }
 
@@ -369,7 +389,7 @@ int spz_ingest_socket(struct spz_ingest *in)
 				 * sent before the marker is in this batch or stored. */
 				/* Records in the ring were published before the marker
 				 * was sent: they go in first. */
-				if (commit_batch(in) == 0 && spz_ingest_ring(in) >= 0)
+				if (commit_batch(in) == 0 && spz_ingest_ring(in, true) >= 0)
 					note_marker(in, bufs[k] + sizeof(MARKER) - 1, n - (sizeof(MARKER) - 1));
 				continue;
 			}
@@ -421,8 +441,9 @@ static void ring_record(void *ud, const char *data, size_t len)
 		note_rejected(in, "ring", why);
 		return;
 	}
-	p->from = (struct spz_sender){ .uid = (long)geteuid(), .pid = -1 };
-	batch_len++;
+	p->from = (struct spz_sender){ .uid = (long)in->euid, .pid = -1 };
+	if (batch_len++ == 0)
+		in->batch_since_ms = wall_ms();
 }
 
 void spz_ingest_ring_promise(struct spz_ingest *in, int ms)
@@ -431,31 +452,47 @@ void spz_ingest_ring_promise(struct spz_ingest *in, int ms)
 		atomic_store(&in->ring->look_by_ms, ms > 0 ? wall_ms() + ms : 0);
 }
 
+bool spz_ingest_ring_unread(struct spz_ingest *in)
+{
+	return in->ring && spz_ring_unread(in->ring, in->ring_cursor);
+}
+
+int spz_ingest_commit_in_ms(const struct spz_ingest *in)
+{
+	if (batch_len == 0)
+		return -1;
+	int64_t left = in->batch_since_ms + RING_COMMIT_MS - wall_ms();
+	return left < 0 ? 0 : left > RING_COMMIT_MS ? RING_COMMIT_MS : (int)left;
+}
+
 /* Patience for a slot a writer claimed and has not filled: a copy of a few
  * KiB takes microseconds; one this late belongs to a process that died. */
 #define RING_PATIENCE_MS 5000
 
-int spz_ingest_ring(struct spz_ingest *in)
+int spz_ingest_ring(struct spz_ingest *in, bool flush)
 {
 	if (!in->ring)
 		return 0;
 	int64_t now = wall_ms();
 	atomic_store(&in->ring->alive_ms, now);
-	if (commit_batch(in) < 0)
-		return -1; /* the store refuses: records stay in the ring */
 	int total = 0;
 	for (;;) {
 		uint64_t skipped = 0;
-		size_t got = spz_ring_take(in->ring, BATCH_MAX - batch_len, ring_record, in, now, RING_PATIENCE_MS,
-					   &in->ring_stuck_since_ms, &skipped, &in->ring_pending);
+		size_t got = spz_ring_take(in->ring, &in->ring_cursor, BATCH_MAX - batch_len, ring_record, in, now,
+					   RING_PATIENCE_MS, &in->ring_stuck_since_ms, &skipped, &in->ring_pending);
 		if (skipped) {
 			in->stats.ring_skipped += skipped;
 			clog_warn("record ring: %llu slot(s) claimed by a writer that never filled them (a process that "
 				  "died mid-record)", (unsigned long long)skipped);
 		}
-		if (commit_batch(in) < 0)
-			return -1;
 		total += (int)got;
+		/* Due: enough records, the oldest has waited long enough, or the
+		 * caller needs them stored now. An empty batch still frees the
+		 * slots of rejected and skipped records. */
+		bool due = flush || batch_len == 0 || batch_len >= GROUP_COMMIT_MIN ||
+			   now - in->batch_since_ms >= RING_COMMIT_MS;
+		if (due && commit_batch(in) < 0)
+			return -1; /* the store refuses: records stay in the ring */
 		if (got == 0 || in->ring_pending)
 			return total;
 	}

@@ -32,8 +32,11 @@ struct spz_ingest {
 	unsigned file_seq;
 	struct spz_ring *ring; /* user mode: records without a system call */
 	char ring_path[4200];
+	uint64_t ring_cursor; /* the next position to take; slots before it are freed once stored */
 	int64_t ring_stuck_since_ms;
 	bool ring_pending; /* a writer is inside a slot: look again soon */
+	int64_t batch_since_ms; /* when the oldest record not yet committed was taken */
+	long euid;
 	/* A shim names an agent whose first call in its process starts. */
 	void (*on_agent)(void *ud, const char *agent);
 	void *on_agent_ud;
@@ -53,11 +56,20 @@ bool spz_collector_listening(const char *socket_path);
 /* Reads what the socket holds now (bounded batch); returns records read or -1. */
 int spz_ingest_socket(struct spz_ingest *in);
 /* Takes what the record ring holds (and beats its heartbeat); returns
- * records read or -1 when the store refuses them (they stay in the ring). */
-int spz_ingest_ring(struct spz_ingest *in);
+ * records read or -1 when the store refuses them (they stay in the ring).
+ * Taken records are committed in groups (see spz_ingest_commit_in_ms), and
+ * their slots freed only then; flush commits them now. */
+int spz_ingest_ring(struct spz_ingest *in, bool flush);
+/* Milliseconds until records taken and not yet committed are due (the
+ * longest the collector may sleep), or -1 when there are none. */
+int spz_ingest_commit_in_ms(const struct spz_ingest *in);
 /* The collector will look at the ring again within ms (0: it may sleep
  * long; writers ring the doorbell). */
 void spz_ingest_ring_promise(struct spz_ingest *in, int ms);
+/* After a promise of 0: whether a writer claimed a slot the collector has
+ * not looked at (it must look before sleeping: that writer may have seen
+ * the old promise and not rung). */
+bool spz_ingest_ring_unread(struct spz_ingest *in);
 /* Ingests every spool file present; returns lines read or -1. */
 int spz_ingest_spool(struct spz_ingest *in);
 

@@ -54,7 +54,7 @@ int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_m
 		int64_t dif = (int64_t)(seq_of(r, pos) - pos);
 		if (dif == 0) {
 			/* free for this position: claim it */
-			if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1, memory_order_relaxed,
+			if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1, memory_order_seq_cst,
 								  memory_order_relaxed))
 				break;
 		} else if (dif < 0) {
@@ -64,9 +64,11 @@ int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_m
 		}
 	}
 	/* Found empty, the collector may have gone to sleep, unless it said it
-	 * will look again soon. */
-	*doorbell = atomic_load_explicit(&r->tail, memory_order_acquire) == pos &&
-		    now_ms >= atomic_load_explicit(&r->look_by_ms, memory_order_acquire);
+	 * will look again soon. Sequentially consistent with the claim: a
+	 * collector that withdraws its promise then looks at head (see
+	 * spz_ring_unread), so one of the two sees the other. */
+	*doorbell = atomic_load_explicit(&r->tail, memory_order_seq_cst) == pos &&
+		    now_ms >= atomic_load_explicit(&r->look_by_ms, memory_order_seq_cst);
 	memcpy(s->data, data, len);
 	s->len = (uint32_t)len;
 	set_seq(r, pos, pos + 1);
@@ -87,13 +89,17 @@ bool spz_ring_valid(const struct spz_ring *r)
 	return r->magic == SPZ_RING_MAGIC && r->slots == SPZ_RING_SLOTS && r->slot_size == SPZ_RING_SLOT_SIZE;
 }
 
-size_t spz_ring_take(struct spz_ring *r, size_t max, void (*fn)(void *ud, const char *data, size_t len), void *ud,
-		     int64_t now_ms, int64_t patience_ms, int64_t *stuck_since_ms, uint64_t *skipped, bool *pending)
+size_t spz_ring_take(struct spz_ring *r, uint64_t *cursor, size_t max,
+		     void (*fn)(void *ud, const char *data, size_t len), void *ud, int64_t now_ms,
+		     int64_t patience_ms, int64_t *stuck_since_ms, uint64_t *skipped, bool *pending)
 {
 	size_t taken = 0;
 	*pending = false;
-	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	while (taken < max) {
+	uint64_t pos = *cursor;
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	/* Never a lap ahead of what is released: the slot there still holds a
+	 * record taken but not yet stored. */
+	while (taken < max && pos - tail < SPZ_RING_SLOTS) {
 		struct spz_ring_slot *s = &r->slot[pos % SPZ_RING_SLOTS];
 		uint64_t seq = seq_of(r, pos);
 		if (seq == pos + 1) {
@@ -102,11 +108,12 @@ size_t spz_ring_take(struct spz_ring *r, size_t max, void (*fn)(void *ud, const 
 				fn(ud, s->data, len);
 			taken++;
 			*stuck_since_ms = 0;
-		} else if (atomic_load_explicit(&r->head, memory_order_acquire) == pos) {
+		} else if (atomic_load_explicit(&r->head, memory_order_seq_cst) == pos) {
 			/* Empty. A writer skipped as dead that published after all
 			 * left its slot marked for the wrong lap: mend it, or the
 			 * ring would look full here forever. No writer can hold a
-			 * claim on pos while head is pos. */
+			 * claim on pos while head is pos, and the slot's previous
+			 * lap is released (pos - tail < SPZ_RING_SLOTS). */
 			if (seq != pos)
 				set_seq(r, pos, pos);
 			break;
@@ -121,8 +128,24 @@ size_t spz_ring_take(struct spz_ring *r, size_t max, void (*fn)(void *ud, const 
 			(*skipped)++; /* its writer died (or stopped) before publishing */
 			*stuck_since_ms = 0;
 		}
-		set_seq(r, pos, pos + SPZ_RING_SLOTS);
-		atomic_store_explicit(&r->tail, ++pos, memory_order_release);
+		pos++;
 	}
+	*cursor = pos;
 	return taken;
+}
+
+void spz_ring_release(struct spz_ring *r, uint64_t upto)
+{
+	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	for (; pos < upto; pos++)
+		set_seq(r, pos, pos + SPZ_RING_SLOTS);
+	atomic_store_explicit(&r->tail, pos, memory_order_seq_cst);
+}
+
+bool spz_ring_unread(struct spz_ring *r, uint64_t cursor)
+{
+	/* Pairs with the writers' claim: either the collector sees the claim
+	 * here, or the writer sees the collector's withdrawn promise. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&r->head, memory_order_seq_cst) != cursor;
 }

@@ -3,7 +3,8 @@
  * collector without a system call. Many writers (any process, any thread)
  * claim a slot with a compare-and-swap on head, copy the record in and
  * publish it by its sequence number; the collector takes published slots
- * in order from tail.
+ * in order and frees them (advancing tail) only once their records are
+ * stored, so a collector killed in between loses nothing.
  *
  * A writer uses the ring only while the collector's heartbeat is fresh and
  * the ring has room; otherwise the record goes to the socket or the spool,
@@ -24,7 +25,7 @@
 
 #define SPZ_RING_MAGIC 0x31474e4952415053ull /* "SPARING1", little-endian */
 #define SPZ_RING_NAME "records.ring"
-#define SPZ_RING_SLOTS 1024
+#define SPZ_RING_SLOTS 4096
 #define SPZ_RING_SLOT_SIZE 2048
 #define SPZ_RING_PAYLOAD (SPZ_RING_SLOT_SIZE - 16)
 /* A collector heartbeat older than this: the ring is not being drained. */
@@ -50,7 +51,7 @@ struct spz_ring {
 	char pad0[32];
 	_Atomic uint64_t head; /* the next position a writer claims */
 	char pad1[56];
-	_Atomic uint64_t tail; /* the next position the collector takes */
+	_Atomic uint64_t tail; /* the first position the collector has not freed */
 	char pad2[56];
 	struct spz_ring_slot slot[SPZ_RING_SLOTS];
 };
@@ -70,11 +71,21 @@ int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_m
 void spz_ring_init(struct spz_ring *r);
 /* Whether a mapped file holds a ring of this layout. */
 bool spz_ring_valid(const struct spz_ring *r);
-/* Takes published records in order (at most max), handing each to fn;
- * stops at the first slot not yet published. A slot claimed but unpublished for longer
- * than patience_ms is skipped (counted in *skipped). Returns the records
- * taken; *pending says whether a claimed slot is still being written. */
-size_t spz_ring_take(struct spz_ring *r, size_t max, void (*fn)(void *ud, const char *data, size_t len), void *ud,
-		     int64_t now_ms, int64_t patience_ms, int64_t *stuck_since_ms, uint64_t *skipped, bool *pending);
-
+/* Takes published records in order from *cursor (at most max), handing
+ * each to fn, and advances *cursor; stops at the first slot not yet
+ * published, and never a lap past what is released. A slot claimed but
+ * unpublished for longer than patience_ms is skipped (counted in *skipped).
+ * Returns the records taken; *pending says whether a claimed slot is still
+ * being written. Taken records stay in their slots until released. */
+size_t spz_ring_take(struct spz_ring *r, uint64_t *cursor, size_t max,
+		     void (*fn)(void *ud, const char *data, size_t len), void *ud, int64_t now_ms,
+		     int64_t patience_ms, int64_t *stuck_since_ms, uint64_t *skipped, bool *pending);
+/* Frees the slots of every position before upto (the collector stored
+ * their records): writers may use them again. A collector that dies before
+ * releasing leaves them to the next one, which takes them again from tail
+ * (the store drops a record it already has by its id). */
+void spz_ring_release(struct spz_ring *r, uint64_t upto);
+/* Whether a writer claimed a position at or after cursor. Called after the
+ * collector withdrew its promise (look_by_ms = 0) and before it sleeps. */
+bool spz_ring_unread(struct spz_ring *r, uint64_t cursor);
 #endif

@@ -36,7 +36,13 @@ static bool is_tchar(char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	switch (c) { /* a switch, not strchr: '-' is in most header names */
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int parse_request_line(struct spz_h1 *p, char *l, size_t n)

@@ -6,26 +6,58 @@
 #include "../common/money.h"
 
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jsonw.h"
 
-static void rfc3339(char *out, size_t cap, int64_t unix_ms)
+static void digits(char *out, unsigned v, int n)
 {
-	time_t secs = (time_t)(unix_ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n && n + 6 <= cap) {
-		int ms = (int)(unix_ms % 1000);
-		out[n++] = '.';
-		out[n++] = (char)('0' + ms / 100);
-		out[n++] = (char)('0' + ms / 10 % 10);
-		out[n++] = (char)('0' + ms % 10);
-		out[n++] = 'Z';
-		out[n] = '\0';
+	while (n--) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
 	}
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (out has 25 bytes), by hand rather than
+ * gmtime_r and strftime, which were a measurable part of a call's cost.
+ * The date from days since 1970 is the proleptic Gregorian calendar's
+ * (H. Hinnant's civil_from_days); years stay within 0000-9999. */
+static void rfc3339(char out[25], int64_t unix_ms)
+{
+	int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
+	if (ms < 0)
+		ms += 1000, secs--;
+	int64_t days = secs / 86400, sod = secs % 86400;
+	if (sod < 0)
+		sod += 86400, days--;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t day = doy - (153 * mp + 2) / 5 + 1;
+	int64_t month = mp < 10 ? mp + 3 : mp - 9;
+	int64_t year = yoe + era * 400 + (month <= 2);
+	if (year < 0)
+		year = 0;
+	if (year > 9999)
+		year = 9999;
+	digits(out, (unsigned)year, 4);
+	out[4] = '-';
+	digits(out + 5, (unsigned)month, 2);
+	out[7] = '-';
+	digits(out + 8, (unsigned)day, 2);
+	out[10] = 'T';
+	digits(out + 11, (unsigned)(sod / 3600), 2);
+	out[13] = ':';
+	digits(out + 14, (unsigned)(sod / 60 % 60), 2);
+	out[16] = ':';
+	digits(out + 17, (unsigned)(sod % 60), 2);
+	out[19] = '.';
+	digits(out + 20, (unsigned)ms, 3);
+	out[23] = 'Z';
+	out[24] = '\0';
 }
 
 static const char *const usage_names[SPZ_U_COUNT] = {
@@ -41,8 +73,8 @@ static const char *const usage_names[SPZ_U_COUNT] = {
 size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, char *buf, size_t cap)
 {
 	struct spz_jw w;
-	char when[40];
-	rfc3339(when, sizeof(when), c->start_wall_ms);
+	char when[25];
+	rfc3339(when, c->start_wall_ms);
 
 	spz_jw_init(&w, buf, cap);
 	spz_jw_raw(&w, "{", 1);

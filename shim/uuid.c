@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -60,10 +59,15 @@ static void random_bytes(uint8_t *b, size_t n)
 
 static void format(char out[SPZ_UUID_STR], const uint8_t b[16])
 {
-	snprintf(out, SPZ_UUID_STR,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[n++] = '-';
+		out[n++] = hex[b[i] >> 4];
+		out[n++] = hex[b[i] & 15];
+	}
+	out[n] = '\0';
 }
 
 /* rand_a as a counter within a millisecond (RFC 9562 6.2, method 1), so one

@@ -208,9 +208,41 @@ class World:
     def url(self, path, host="api.openai.com"):
         return "https://%s:%d%s" % (host, self.port, path)
 
+    def settle(self, timeout=5):
+        """Waits until every record sent so far is stored: the collector
+        commits records in groups, so a count taken right after a call may
+        miss it. The marker is what `spaturzu run` sends: the collector
+        notes it in meta once everything before it is committed."""
+        if not self.collector or self.collector.poll() is not None or not os.path.exists(self.socket):
+            return
+        import socket
+        import sqlite3
+        token = "settle-%d-%d" % (os.getpid(), int(time.time() * 1e6))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            s.sendto(('{"spaturzuMarker":"%s"}' % token).encode(), self.socket)
+        except OSError:
+            return
+        finally:
+            s.close()
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=1)
+                try:
+                    row = db.execute("SELECT value FROM meta WHERE key = 'ingest.marker'").fetchone()
+                finally:
+                    db.close()
+                if row and row[0] == token:
+                    return
+            except sqlite3.Error:
+                pass
+            time.sleep(0.01)
+
     def records(self):
         if not os.path.exists(self.db):
             return []
+        self.settle()
         p = subprocess.run([SPATURZU, "calls", "--json", "--db", self.db], capture_output=True, text=True, check=True)
         return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
 

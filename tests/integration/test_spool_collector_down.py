@@ -106,6 +106,37 @@ class RecordRing(harness.FreshWorldCase):
         w.stop_collector()
         self.assertFalse(os.path.exists(list(ring)[0]), "an empty ring goes with its collector")
 
+    def test_records_taken_but_not_stored_survive_a_collector_killed(self):
+        """A record the collector took from the ring but could not store
+        (the database is locked by another writer) keeps its slot: the
+        collector killed then loses nothing, and the next one stores it."""
+        import signal
+        import sqlite3
+        import time
+        w = self.world
+        w.start_collector()
+        w.run(curl_call(w, CASES[0], "length", ["-o", "/dev/null"]), SPATURZU_AGENT="ring")
+        self.assertEqual(len(w.wait_records(1)), 1)
+        blocker = sqlite3.connect(w.db, timeout=10, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the collector's commits wait 5 s, then fail
+        for case in CASES:
+            w.run(curl_call(w, case, "length", ["-o", "/dev/null"]), SPATURZU_AGENT="ring")
+        deadline = time.time() + 20
+        while "does not take records" not in w.collector_log() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertIn("does not take records", w.collector_log(), "the collector tried to store them and failed")
+        w.collector.send_signal(signal.SIGKILL)
+        w.collector.wait(timeout=10)
+        w.collector = None
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        self.assertEqual(self.spooled_lines(), [], "nothing spooled: the records are in the ring")
+        w.start_collector()
+        recs = w.wait_records(1 + len(CASES))
+        self.assertEqual(len(recs), 1 + len(CASES), w.collector_log())
+        self.assertEqual(len({r["id"] for r in recs}), len(recs))
+        w.stop_collector()
+
     def case_of(self, rec):
         for case in CASES:
             meta, _ = harness.load_case(case)

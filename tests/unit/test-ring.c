@@ -17,6 +17,9 @@
 
 #define NOW 1795435200000
 
+/* The collector's cursor in the ring under test; each new ring starts at 0. */
+static uint64_t cursor;
+
 static struct spz_ring *new_ring(void)
 {
 	/* a zeroed shared mapping, as a new file is */
@@ -24,6 +27,7 @@ static struct spz_ring *new_ring(void)
 	ck_assert_ptr_ne(r, MAP_FAILED);
 	spz_ring_init(r);
 	atomic_store(&r->alive_ms, NOW);
+	cursor = 0;
 	return r;
 }
 
@@ -57,6 +61,15 @@ static void count_only(void *ud, const char *data, size_t len)
 	(*(size_t *)ud)++;
 }
 
+/* Takes and frees at once, as a collector whose every commit succeeds. */
+static size_t take(struct spz_ring *r, size_t max, void (*fn)(void *, const char *, size_t), void *ud, int64_t now,
+		   int64_t patience, int64_t *stuck, uint64_t *skipped, bool *pending)
+{
+	size_t got = spz_ring_take(r, &cursor, max, fn, ud, now, patience, stuck, skipped, pending);
+	spz_ring_release(r, cursor);
+	return got;
+}
+
 static struct spz_ring *shared;
 static _Atomic unsigned fallbacks;
 
@@ -86,7 +99,7 @@ START_TEST(writers_and_reader_exactly_once_in_order)
 	uint64_t skipped = 0;
 	bool pending;
 	while (s.count < (size_t)WRITERS * PER_WRITER) {
-		if (!spz_ring_take(shared, 300, collect, &s, NOW, 60000, &stuck, &skipped, &pending))
+		if (!take(shared, 300, collect, &s, NOW, 60000, &stuck, &skipped, &pending))
 			sched_yield();
 	}
 	for (size_t w = 0; w < WRITERS; w++)
@@ -95,7 +108,7 @@ START_TEST(writers_and_reader_exactly_once_in_order)
 	ck_assert_uint_eq(skipped, 0);
 	for (size_t w = 0; w < WRITERS; w++)
 		ck_assert_uint_eq(s.next[w], PER_WRITER);
-	ck_assert_uint_eq(spz_ring_take(shared, 10, collect, &s, NOW, 60000, &stuck, &skipped, &pending), 0);
+	ck_assert_uint_eq(take(shared, 10, collect, &s, NOW, 60000, &stuck, &skipped, &pending), 0);
 	munmap(shared, sizeof(*shared));
 }
 END_TEST
@@ -115,7 +128,7 @@ START_TEST(full_stale_and_too_large_go_to_the_socket)
 	int64_t stuck = 0;
 	uint64_t skipped = 0;
 	bool pending;
-	ck_assert_uint_eq(spz_ring_take(r, 1, count_only, &got, NOW, 1000, &stuck, &skipped, &pending), 1);
+	ck_assert_uint_eq(take(r, 1, count_only, &got, NOW, 1000, &stuck, &skipped, &pending), 1);
 	ck_assert_int_eq(spz_ring_put(r, "a", 1, NOW, &bell), 1); /* room again */
 	/* no heartbeat for longer than SPZ_RING_ALIVE_MS */
 	ck_assert_int_eq(spz_ring_put(r, "a", 1, NOW + SPZ_RING_ALIVE_MS + 1, &bell), 0);
@@ -141,13 +154,13 @@ START_TEST(a_writer_that_died_inside_a_slot)
 	/* a writer claims position 1 and dies before publishing */
 	atomic_fetch_add(&r->head, 1);
 	ck_assert_int_eq(spz_ring_put(r, "w0-1", 4, NOW, &bell), 1);
-	ck_assert_uint_eq(spz_ring_take(r, 100, collect, &s, NOW, 5000, &stuck, &skipped, &pending), 1);
+	ck_assert_uint_eq(take(r, 100, collect, &s, NOW, 5000, &stuck, &skipped, &pending), 1);
 	ck_assert(pending);
-	ck_assert_uint_eq(spz_ring_take(r, 100, collect, &s, NOW + 4000, 5000, &stuck, &skipped, &pending), 0);
+	ck_assert_uint_eq(take(r, 100, collect, &s, NOW + 4000, 5000, &stuck, &skipped, &pending), 0);
 	ck_assert(pending);
 	ck_assert_uint_eq(skipped, 0);
 	/* past the patience: skipped, and the record behind it comes */
-	ck_assert_uint_eq(spz_ring_take(r, 100, collect, &s, NOW + 5001, 5000, &stuck, &skipped, &pending), 1);
+	ck_assert_uint_eq(take(r, 100, collect, &s, NOW + 5001, 5000, &stuck, &skipped, &pending), 1);
 	ck_assert(!pending);
 	ck_assert_uint_eq(skipped, 1);
 	ck_assert_uint_eq(s.next[0], 2);
@@ -163,11 +176,11 @@ START_TEST(a_writer_that_died_inside_a_slot)
 		if (!spz_ring_put(r, buf, (size_t)n, NOW + 6000, &bell)) {
 			next--;
 			/* the slot looks taken: the reader mends it once it reaches it */
-			spz_ring_take(r, 100, collect, &s, NOW + 6000, 5000, &stuck, &skipped, &pending);
+			take(r, 100, collect, &s, NOW + 6000, 5000, &stuck, &skipped, &pending);
 			ck_assert_int_eq(spz_ring_put(r, buf, (size_t)n, NOW + 6000, &bell), 1);
 			next++;
 		}
-		spz_ring_take(r, 100, collect, &s, NOW + 6000, 5000, &stuck, &skipped, &pending);
+		take(r, 100, collect, &s, NOW + 6000, 5000, &stuck, &skipped, &pending);
 	}
 	ck_assert_int_eq(s.errors, 0);
 	ck_assert_uint_eq(s.next[0], next);
@@ -187,13 +200,81 @@ START_TEST(the_doorbell_only_when_the_collector_may_sleep)
 	int64_t stuck = 0;
 	uint64_t skipped = 0;
 	bool pending;
-	spz_ring_take(r, 100, collect, &s, NOW, 1000, &stuck, &skipped, &pending);
+	take(r, 100, collect, &s, NOW, 1000, &stuck, &skipped, &pending);
 	atomic_store(&r->look_by_ms, NOW + 20); /* it looks again within 20 ms */
 	ck_assert_int_eq(spz_ring_put(r, "c", 1, NOW + 5, &bell), 1);
 	ck_assert(!bell);
-	spz_ring_take(r, 100, collect, &s, NOW, 1000, &stuck, &skipped, &pending);
+	take(r, 100, collect, &s, NOW, 1000, &stuck, &skipped, &pending);
 	ck_assert_int_eq(spz_ring_put(r, "d", 1, NOW + 21, &bell), 1);
 	ck_assert(bell); /* the promise ran out */
+	munmap(r, sizeof(*r));
+}
+END_TEST
+
+/* Records taken but not yet stored keep their slots: a collector killed
+ * before its commit leaves them to the next one, and writers cannot reuse
+ * those slots meanwhile. */
+START_TEST(taken_records_stay_until_released)
+{
+	struct spz_ring *r = new_ring();
+	bool bell, pending;
+	int64_t stuck = 0;
+	uint64_t skipped = 0;
+	for (int i = 0; i < SPZ_RING_SLOTS; i++) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "w0-%d", i);
+		ck_assert_int_eq(spz_ring_put(r, buf, (size_t)n, NOW, &bell), 1);
+	}
+	struct seen first = { 0 };
+	uint64_t c = 0;
+	ck_assert_uint_eq(spz_ring_take(r, &c, 100, collect, &first, NOW, 1000, &stuck, &skipped, &pending), 100);
+	ck_assert_uint_eq(c, 100);
+	ck_assert_int_eq(spz_ring_put(r, "x", 1, NOW, &bell), 0); /* still full */
+	/* the collector dies here: the next one starts from tail */
+	struct seen again = { 0 };
+	uint64_t c2 = atomic_load(&r->tail);
+	ck_assert_uint_eq(spz_ring_take(r, &c2, 2 * SPZ_RING_SLOTS, collect, &again, NOW, 1000, &stuck, &skipped,
+					&pending),
+			  SPZ_RING_SLOTS);
+	ck_assert_int_eq(again.errors, 0);
+	ck_assert_uint_eq(again.next[0], SPZ_RING_SLOTS);
+	/* Nothing more until released, however often it looks, and a reader
+	 * never runs a lap ahead of tail into slots not yet freed. */
+	ck_assert_int_eq(spz_ring_put(r, "x", 1, NOW, &bell), 0);
+	ck_assert_uint_eq(spz_ring_take(r, &c2, 10, collect, &again, NOW, 1000, &stuck, &skipped, &pending), 0);
+	ck_assert_uint_eq(c2, SPZ_RING_SLOTS);
+	spz_ring_release(r, 10);
+	for (int i = 0; i < 10; i++) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "w0-%d", SPZ_RING_SLOTS + i);
+		ck_assert_int_eq(spz_ring_put(r, buf, (size_t)n, NOW, &bell), 1);
+	}
+	ck_assert_int_eq(spz_ring_put(r, "x", 1, NOW, &bell), 0);
+	ck_assert_uint_eq(spz_ring_take(r, &c2, 100, collect, &again, NOW, 1000, &stuck, &skipped, &pending), 10);
+	ck_assert_int_eq(again.errors, 0);
+	ck_assert_uint_eq(again.next[0], SPZ_RING_SLOTS + 10);
+	munmap(r, sizeof(*r));
+}
+END_TEST
+
+/* A writer that claimed a slot while the collector still promised to look
+ * does not ring; the collector, withdrawing the promise, sees the claim. */
+START_TEST(a_withdrawn_promise_sees_a_silent_writer)
+{
+	struct spz_ring *r = new_ring();
+	bool bell;
+	atomic_store(&r->look_by_ms, NOW + 20);
+	ck_assert(!spz_ring_unread(r, 0));
+	ck_assert_int_eq(spz_ring_put(r, "a", 1, NOW, &bell), 1);
+	ck_assert(!bell);
+	atomic_store(&r->look_by_ms, 0);
+	ck_assert(spz_ring_unread(r, 0));
+	struct seen s = { 0 };
+	int64_t stuck = 0;
+	uint64_t skipped = 0;
+	bool pending;
+	ck_assert_uint_eq(take(r, 10, count_only, &s.count, NOW, 1000, &stuck, &skipped, &pending), 1);
+	ck_assert(!spz_ring_unread(r, cursor));
 	munmap(r, sizeof(*r));
 }
 END_TEST
@@ -219,6 +300,8 @@ int main(void)
 	tcase_add_test(tc, full_stale_and_too_large_go_to_the_socket);
 	tcase_add_test(tc, a_writer_that_died_inside_a_slot);
 	tcase_add_test(tc, the_doorbell_only_when_the_collector_may_sleep);
+	tcase_add_test(tc, taken_records_stay_until_released);
+	tcase_add_test(tc, a_withdrawn_promise_sees_a_silent_writer);
 	tcase_add_test(tc, the_ring_path);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
