@@ -30,8 +30,10 @@ bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, 
 	/* Counts are numbers: the other values (most of a body) need no lookup. */
 	if (ev->type != SPZ_JSON_NUMBER)
 		return false;
+	/* path is ev->path or a suffix of it. */
+	size_t len = ev->path_len - (size_t)(path - ev->path);
 	for (const struct spz_usage_path *t = table; t->path; t++) {
-		if (!spz_streq(path, t->path))
+		if (t->len != len || memcmp(path, t->path, len) != 0)
 			continue;
 		int64_t n;
 		if (spz_event_count(ev, &n) == 0)

@@ -76,6 +76,9 @@ struct spz_call {
 	char body_id[SPZ_CALL_STR]; /* the response body's own id, if no header gave one */
 	bool stream_requested;
 	bool stream; /* the response was an event stream */
+	/* Set by an extractor on a response object or array event: nothing
+	 * in it is wanted (the body parser passes over it). */
+	bool skip_value;
 	bool head;   /* HEAD request: the response has no body */
 	bool truncated;   /* the response ended before its end */
 	bool no_response; /* the connection ended before any response */
@@ -106,8 +109,10 @@ void spz_usage_set(struct spz_usage *u, enum spz_usage_field f, int64_t v);
 /* A usage field at a JSON path, for table-driven extractors. */
 struct spz_usage_path {
 	const char *path;
+	size_t len; /* compared first: most paths differ in length */
 	enum spz_usage_field field;
 };
+#define SPZ_USAGE_PATH(path, field) { path, sizeof(path) - 1, field }
 
 /* If ev is a count at one of table's paths (compared with path, which may be
  * ev->path with a wrapper prefix removed), sets that field and returns true.

@@ -167,15 +167,22 @@ void spz_req_body_end(struct spz_req_body *b)
 
 static void resp_json_event(void *ud, const struct spz_json_event *ev)
 {
-	struct spz_call *call = ud;
-	if (call->api->response_value)
-		call->api->response_value(call, ev);
+	struct spz_resp_body *b = ud;
+	struct spz_call *call = b->call;
+	if (!call->api->response_value)
+		return;
+	call->api->response_value(call, ev);
+	if (call->skip_value) {
+		call->skip_value = false;
+		if (ev->type == SPZ_JSON_OBJECT || ev->type == SPZ_JSON_ARRAY)
+			spz_json_skip(&b->js);
+	}
 }
 
 static void resp_json_string(void *ud, const char *path, const char *buf, size_t len, bool first)
 {
-	struct spz_call *call = ud;
-	call->api->response_string(call, path, buf, len, first);
+	struct spz_resp_body *b = ud;
+	b->call->api->response_string(b->call, path, buf, len, first);
 }
 
 static void sse_data(void *ud, const char *buf, size_t len)
@@ -283,7 +290,7 @@ void spz_resp_body_feed(struct spz_resp_body *b, const char *buf, size_t len, in
 	if (!b->started) {
 		b->started = true;
 		spz_decoder_init(&b->dec, b->coding);
-		spz_json_init(&b->js, resp_json_event, call);
+		spz_json_init(&b->js, resp_json_event, b);
 		if (call->api->response_string)
 			spz_json_set_chunk_cb(&b->js, resp_json_string);
 		spz_sse_init(&b->sse, &sse_callbacks, b);

@@ -10,21 +10,21 @@
 #include "extract.h"
 
 static const struct spz_usage_path anthropic_usage[] = {
-	{ "usage.input_tokens", SPZ_U_INPUT },
-	{ "usage.output_tokens", SPZ_U_OUTPUT },
-	{ "usage.cache_read_input_tokens", SPZ_U_CACHE_READ },
-	{ "usage.cache_creation_input_tokens", SPZ_U_CACHE_WRITE },
+	SPZ_USAGE_PATH("usage.input_tokens", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("usage.output_tokens", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("usage.cache_read_input_tokens", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("usage.cache_creation_input_tokens", SPZ_U_CACHE_WRITE),
 	/* Writes kept an hour cost more than 5-minute ones: pricing needs the split. */
-	{ "usage.cache_creation.ephemeral_1h_input_tokens", SPZ_U_CACHE_WRITE_1H },
-	{ NULL, 0 },
+	SPZ_USAGE_PATH("usage.cache_creation.ephemeral_1h_input_tokens", SPZ_U_CACHE_WRITE_1H),
+	{ NULL, 0, 0 },
 };
 
 static const struct spz_usage_path iteration_usage[] = {
-	{ "usage.iterations[].input_tokens", SPZ_U_INPUT },
-	{ "usage.iterations[].output_tokens", SPZ_U_OUTPUT },
-	{ "usage.iterations[].cache_read_input_tokens", SPZ_U_CACHE_READ },
-	{ "usage.iterations[].cache_creation_input_tokens", SPZ_U_CACHE_WRITE },
-	{ NULL, 0 },
+	SPZ_USAGE_PATH("usage.iterations[].input_tokens", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("usage.iterations[].output_tokens", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("usage.iterations[].cache_read_input_tokens", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("usage.iterations[].cache_creation_input_tokens", SPZ_U_CACHE_WRITE),
+	{ NULL, 0, 0 },
 };
 
 static void add_iteration(struct spz_usage *sum, const struct spz_json_event *ev)

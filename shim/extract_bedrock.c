@@ -13,11 +13,11 @@
 #include "extract.h"
 
 static const struct spz_usage_path converse_usage[] = {
-	{ "usage.inputTokens", SPZ_U_INPUT },
-	{ "usage.outputTokens", SPZ_U_OUTPUT },
-	{ "usage.cacheReadInputTokens", SPZ_U_CACHE_READ },
-	{ "usage.cacheWriteInputTokens", SPZ_U_CACHE_WRITE },
-	{ NULL, 0 },
+	SPZ_USAGE_PATH("usage.inputTokens", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("usage.outputTokens", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("usage.cacheReadInputTokens", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("usage.cacheWriteInputTokens", SPZ_U_CACHE_WRITE),
+	{ NULL, 0, 0 },
 };
 
 
@@ -76,11 +76,11 @@ static void bedrock_header(struct spz_call *c, const char *name, size_t name_len
 }
 
 static const struct spz_usage_path invocation_usage[] = {
-	{ "amazon-bedrock-invocationMetrics.inputTokenCount", SPZ_U_INPUT },
-	{ "amazon-bedrock-invocationMetrics.outputTokenCount", SPZ_U_OUTPUT },
-	{ "amazon-bedrock-invocationMetrics.cacheReadInputTokenCount", SPZ_U_CACHE_READ },
-	{ "amazon-bedrock-invocationMetrics.cacheWriteInputTokenCount", SPZ_U_CACHE_WRITE },
-	{ NULL, 0 },
+	SPZ_USAGE_PATH("amazon-bedrock-invocationMetrics.inputTokenCount", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("amazon-bedrock-invocationMetrics.outputTokenCount", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("amazon-bedrock-invocationMetrics.cacheReadInputTokenCount", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("amazon-bedrock-invocationMetrics.cacheWriteInputTokenCount", SPZ_U_CACHE_WRITE),
+	{ NULL, 0, 0 },
 };
 
 static void inner_event(void *ud, const struct spz_json_event *ev)

@@ -7,10 +7,10 @@
 #include "extract.h"
 
 static const struct spz_usage_path cohere_usage[] = {
-	{ "usage.tokens.input_tokens", SPZ_U_INPUT },
-	{ "usage.tokens.output_tokens", SPZ_U_OUTPUT },
-	{ "usage.cached_tokens", SPZ_U_CACHE_READ },
-	{ NULL, 0 },
+	SPZ_USAGE_PATH("usage.tokens.input_tokens", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("usage.tokens.output_tokens", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("usage.cached_tokens", SPZ_U_CACHE_READ),
+	{ NULL, 0, 0 },
 };
 
 static void cohere_response(struct spz_call *c, const struct spz_json_event *ev)

@@ -11,13 +11,13 @@
 #include "extract.h"
 
 static const struct spz_usage_path gemini_usage[] = {
-	{ "usageMetadata.promptTokenCount", SPZ_U_INPUT },
-	{ "usageMetadata.candidatesTokenCount", SPZ_U_OUTPUT },
-	{ "usageMetadata.cachedContentTokenCount", SPZ_U_CACHE_READ },
-	{ "usageMetadata.thoughtsTokenCount", SPZ_U_REASONING },
+	SPZ_USAGE_PATH("usageMetadata.promptTokenCount", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("usageMetadata.candidatesTokenCount", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("usageMetadata.cachedContentTokenCount", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("usageMetadata.thoughtsTokenCount", SPZ_U_REASONING),
 	/* Outside promptTokenCount, billed as input. */
-	{ "usageMetadata.toolUsePromptTokenCount", SPZ_U_TOOL_INPUT },
-	{ NULL, 0 },
+	SPZ_USAGE_PATH("usageMetadata.toolUsePromptTokenCount", SPZ_U_TOOL_INPUT),
+	{ NULL, 0, 0 },
 };
 
 static void gemini_path(struct spz_call *c, const char *path, size_t len)

@@ -73,21 +73,27 @@ static void openai_response_string(struct spz_call *c, const char *path, const c
 }
 
 static const struct spz_usage_path openai_usage[] = {
-	{ "usage.prompt_tokens", SPZ_U_INPUT },
-	{ "usage.completion_tokens", SPZ_U_OUTPUT },
-	{ "usage.prompt_tokens_details.cached_tokens", SPZ_U_CACHE_READ },
-	{ "usage.prompt_cache_hit_tokens", SPZ_U_CACHE_READ },
-	{ "usage.prompt_tokens_details.cache_write_tokens", SPZ_U_CACHE_WRITE },
-	{ "usage.completion_tokens_details.reasoning_tokens", SPZ_U_REASONING },
-	{ "usage.input_tokens", SPZ_U_INPUT },
-	{ "usage.output_tokens", SPZ_U_OUTPUT },
-	{ "usage.input_tokens_details.cached_tokens", SPZ_U_CACHE_READ },
-	{ "usage.output_tokens_details.reasoning_tokens", SPZ_U_REASONING },
-	{ NULL, 0 },
+	SPZ_USAGE_PATH("usage.prompt_tokens", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("usage.completion_tokens", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("usage.prompt_tokens_details.cached_tokens", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("usage.prompt_cache_hit_tokens", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("usage.prompt_tokens_details.cache_write_tokens", SPZ_U_CACHE_WRITE),
+	SPZ_USAGE_PATH("usage.completion_tokens_details.reasoning_tokens", SPZ_U_REASONING),
+	SPZ_USAGE_PATH("usage.input_tokens", SPZ_U_INPUT),
+	SPZ_USAGE_PATH("usage.output_tokens", SPZ_U_OUTPUT),
+	SPZ_USAGE_PATH("usage.input_tokens_details.cached_tokens", SPZ_U_CACHE_READ),
+	SPZ_USAGE_PATH("usage.output_tokens_details.reasoning_tokens", SPZ_U_REASONING),
+	{ NULL, 0, 0 },
 };
 
 static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 {
+	/* A whole (not streamed) body's choices hold the completion, which
+	 * only a stream's estimate would need: passed over unread. */
+	if (ev->type == SPZ_JSON_ARRAY && !c->stream && ev->depth == 1 && spz_streq(ev->path, "choices")) {
+		c->skip_value = true;
+		return;
+	}
 	const char *p = ev->path;
 	/* Responses API stream events wrap the response object; Groq's stream
 	 * chunks carry usage under x_groq. */

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "scan.h"
+
 enum {
 	S_VALUE,     /* a value is expected */
 	S_ARR_FIRST, /* after '[': a value or ']' */
@@ -17,6 +19,7 @@ enum {
 	S_UHEX,
 	S_NUMBER,
 	S_LITERAL,
+	S_SKIP, /* passing over a container nobody wants (spz_json_skip) */
 	S_ERROR
 };
 
@@ -45,6 +48,24 @@ void spz_json_reset(struct spz_json *js)
 	js->surrogate = 0;
 	js->key_len = 0;
 	js->value_len = 0;
+	js->skip_next = false;
+}
+
+void spz_json_skip(struct spz_json *js)
+{
+	js->skip_next = true;
+}
+
+/* A container was just begun: pass over it if its event asked to. */
+static void maybe_skip(struct spz_json *js)
+{
+	if (!js->skip_next)
+		return;
+	js->skip_next = false;
+	js->skip_depth = 0;
+	js->skip_in_string = false;
+	js->skip_escape = false;
+	js->state = S_SKIP;
 }
 
 void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud)
@@ -254,6 +275,11 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+static bool is_number_byte(char c)
+{
+	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
 
 /* Starts a value at c; returns -1 if c cannot start one. */
 static int value_begin(struct spz_json *js, char c)
@@ -263,11 +289,13 @@ static int value_begin(struct spz_json *js, char c)
 		if (push(js, false) < 0)
 			return -1;
 		js->state = S_OBJ_FIRST;
+		maybe_skip(js);
 		return 0;
 	case '[':
 		if (push(js, true) < 0)
 			return -1;
 		js->state = S_ARR_FIRST;
+		maybe_skip(js);
 		return 0;
 	case '"':
 		string_begin(js, false);
@@ -306,6 +334,28 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 	size_t i = 0;
 	while (i < len) {
 		char c = buf[i];
+		/* Whitespace between tokens (pretty-printed bodies have much of
+		 * it) is skipped in runs; inside strings and numbers it is not
+		 * between tokens. */
+		if (js->state <= S_AFTER && is_ws(c)) {
+			i++;
+#ifdef __SSE2__
+			/* Pretty-printed bodies: a newline and an indent of
+			 * spaces, counted sixteen at a time. */
+			while (i + 16 <= len) {
+				__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+				unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' '))) & 0xffffu;
+				if (m) {
+					i += (size_t)__builtin_ctz(m);
+					break;
+				}
+				i += 16;
+			}
+#endif
+			while (i < len && is_ws(buf[i]))
+				i++;
+			continue;
+		}
 		switch (js->state) {
 		case S_ERROR:
 			return -1;
@@ -354,9 +404,7 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 			goto fail;
 		case S_STRING: {
 			/* Bulk copy up to the next quote, escape or control byte. */
-			size_t j = i;
-			while (j < len && buf[j] != '"' && buf[j] != '\\' && (unsigned char)buf[j] >= 0x20)
-				j++;
+			size_t j = i + spz_scan_json_string(buf + i, len - i);
 			if (j > i) {
 				flush_surrogate(js);
 				buf_put(js, buf + i, j - i);
@@ -422,13 +470,49 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 			}
 			break;
 		}
-		case S_NUMBER:
-			if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-				buf_put(js, &c, 1);
-				break;
+		case S_NUMBER: {
+			size_t j = i;
+			while (j < len && is_number_byte(buf[j]))
+				j++;
+			if (j > i) {
+				buf_put(js, buf + i, j - i);
+				i = j;
+				continue;
 			}
 			number_end(js);
 			continue; /* c is looked at again in the new state */
+		}
+		case S_SKIP: {
+			if (js->skip_escape) {
+				js->skip_escape = false;
+				break;
+			}
+			size_t j = i + spz_scan_json_skip(buf + i, len - i);
+			if (j > i) {
+				i = j;
+				continue;
+			}
+			if (js->skip_in_string) {
+				if (c == '"')
+					js->skip_in_string = false;
+				else if (c == '\\')
+					js->skip_escape = true;
+			} else if (c == '"') {
+				js->skip_in_string = true;
+			} else if (c == '{' || c == '[') {
+				if (js->depth + ++js->skip_depth >= SPZ_JSON_DEPTH_MAX)
+					goto fail;
+			} else if (c == '}' || c == ']') {
+				if (js->skip_depth == 0) {
+					pop(js); /* the skipped container's end, reported */
+					break;
+				}
+				js->skip_depth--;
+			} else {
+				goto fail; /* a backslash outside a string */
+			}
+			break;
+		}
 		case S_LITERAL:
 			if (c != js->lit[js->lit_pos])
 				goto fail;

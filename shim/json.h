@@ -52,6 +52,10 @@ struct spz_json {
 	uint8_t resume; /* state to enter after a string/escape completes */
 	bool in_key;
 	bool error;
+	bool skip_next;      /* spz_json_skip was called during a container's event */
+	bool skip_in_string; /* passing over a container: inside a string */
+	bool skip_escape;    /* ... right after a backslash */
+	uint32_t skip_depth; /* ... containers open inside it */
 	unsigned depth;
 	uint32_t unicode;    /* \uXXXX accumulator */
 	uint32_t surrogate;  /* pending high surrogate, 0 if none */
@@ -75,6 +79,11 @@ struct spz_json {
 void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud);
 /* Streams string values to chunk_cb too (NULL: not). */
 void spz_json_set_chunk_cb(struct spz_json *js, spz_json_chunk_cb chunk_cb);
+/* Called from the callback during an SPZ_JSON_OBJECT or SPZ_JSON_ARRAY
+ * event: the container just begun is of no interest. It is passed over
+ * without events (and without checking that it is well-formed inside)
+ * until its end, which is reported as usual. */
+void spz_json_skip(struct spz_json *js);
 /* Starts a new document (for SSE, where each event carries one). */
 void spz_json_reset(struct spz_json *js);
 /* Returns 0, or -1 once the input is not JSON (the scanner then ignores the

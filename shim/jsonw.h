@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct spz_jw {
 	char *buf;
@@ -15,7 +16,17 @@ struct spz_jw {
 };
 
 void spz_jw_init(struct spz_jw *w, char *buf, size_t cap);
-void spz_jw_raw(struct spz_jw *w, const char *s, size_t n);
+/* Inline: most writes are a few bytes, and a call cost more than them. */
+static inline void spz_jw_raw(struct spz_jw *w, const char *s, size_t n)
+{
+	if (w->overflow || w->len + n + 1 > w->cap) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
 void spz_jw_str(struct spz_jw *w, const char *s, size_t n);
 /* Writes the separator if needed, then "key": */
 void spz_jw_key(struct spz_jw *w, const char *key);

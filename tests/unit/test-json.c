@@ -199,6 +199,114 @@ START_TEST(chunks_are_strings_only)
 }
 END_TEST
 
+/* A skipping consumer: containers at these paths are passed over. */
+struct skipper {
+	struct trace t;
+	struct spz_json *js;
+	const char *skip[4];
+	size_t chunks; /* string bytes delivered to the chunk callback */
+};
+
+static void skip_event(void *ud, const struct spz_json_event *ev)
+{
+	struct skipper *k = ud;
+	record_event(&k->t, ev);
+	if (ev->type != SPZ_JSON_OBJECT && ev->type != SPZ_JSON_ARRAY)
+		return;
+	for (int i = 0; k->skip[i]; i++)
+		if (strcmp(ev->path, k->skip[i]) == 0)
+			spz_json_skip(k->js);
+}
+
+static void skip_chunk(void *ud, const char *path, const char *buf, size_t len, bool first)
+{
+	(void)path, (void)buf, (void)first;
+	((struct skipper *)ud)->chunks += len;
+}
+
+/* Scans doc in every slicing with skips; all must agree. */
+static void scan_skipping(const char *doc, const char *skip1, const char *skip2, struct skipper *out, int *rc)
+{
+	for (int mode = 0; mode < SLICE_MODES; mode++) {
+		struct skipper k = { .skip = { skip1, skip2, NULL } };
+		struct spz_json js;
+		k.js = &js;
+		spz_json_init(&js, skip_event, &k);
+		spz_json_set_chunk_cb(&js, skip_chunk);
+		feed_sliced(feed_json, &js, doc, strlen(doc), (enum slicing)mode, 11u + (unsigned)mode);
+		int r = spz_json_finish(&js);
+		if (mode == 0) {
+			*out = k;
+			*rc = r;
+		} else {
+			ck_assert_str_eq(k.t.text, out->t.text);
+			ck_assert_int_eq(r, *rc);
+			ck_assert_uint_eq(k.chunks, out->chunks);
+		}
+	}
+}
+
+/* A container the consumer does not want is passed over without events,
+ * whatever its strings hold (brackets, escaped quotes and backslashes, long
+ * runs the vector scan takes sixteen at a time); its end is reported and
+ * what follows it is read as usual. */
+START_TEST(skipped_containers_are_passed_over)
+{
+	struct skipper k;
+	int rc;
+	scan_skipping("{\"id\":\"a\",\"choices\":[{\"message\":{\"content\":\"x ] } [ { \\\" \\\\\\\" \\\\\",\"n\":[1,[2,{\"q\":3}]]}},"
+		      "\"0123456789abcdef0123456789abcdef ]]]] }}}} \\\\\"], \"usage\":{\"prompt_tokens\":14,\"d\":{\"e\":[\"]\"]}},"
+		      "\"model\":\"m\"}",
+		      "choices", "usage.d", &k, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(k.t.text, "obj \n"
+				   "str id=a\n"
+				   "arr choices\n"
+				   "end choices\n"
+				   "obj usage\n"
+				   "num usage.prompt_tokens=14\n"
+				   "obj usage.d\n"
+				   "end usage.d\n"
+				   "end usage\n"
+				   "str model=m\n"
+				   "end \n"
+				   "doc \n");
+	ck_assert_uint_eq(k.chunks, 2); /* "a" and "m": nothing from the skipped parts */
+	/* A skipped top-level value, then the next document. */
+	scan_skipping("[1,{\"a\":\"}\"}] 7", "", NULL, &k, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(k.t.text, "arr \nend \ndoc \nnum =7\ndoc \n");
+	/* Cut inside a skipped container: not a complete document. */
+	scan_skipping("{\"choices\":[{\"a\":\"]", "choices", NULL, &k, &rc);
+	ck_assert_int_eq(rc, -1);
+	/* A backslash outside a string is not JSON, skipped or not. */
+	scan_skipping("{\"choices\":[\\]}", "choices", NULL, &k, &rc);
+	ck_assert_int_eq(rc, -1);
+}
+END_TEST
+
+/* Nesting inside a skipped container counts towards the depth limit. */
+START_TEST(skipping_keeps_the_depth_limit)
+{
+	size_t n = SPZ_JSON_DEPTH_MAX + 10;
+	char *doc = malloc(2 * n + 16);
+	size_t at = 0;
+	memcpy(doc, "{\"s\":", 5);
+	at = 5;
+	for (size_t i = 0; i < n; i++)
+		doc[at++] = '[';
+	for (size_t i = 0; i < n; i++)
+		doc[at++] = ']';
+	doc[at++] = '}';
+	doc[at] = '\0';
+	struct skipper k;
+	int rc;
+	scan_skipping(doc, "s", NULL, &k, &rc);
+	ck_assert_int_eq(rc, -1);
+	free(doc);
+}
+END_TEST
+
 START_TEST(parse_count)
 {
 	int64_t v;
@@ -226,6 +334,8 @@ int main(void)
 	tcase_add_test(tc, too_deep_is_an_error);
 	tcase_add_test(tc, malformed_inputs_fail_cleanly);
 	tcase_add_test(tc, chunks_are_strings_only);
+	tcase_add_test(tc, skipped_containers_are_passed_over);
+	tcase_add_test(tc, skipping_keeps_the_depth_limit);
 	tcase_add_test(tc, parse_count);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

@@ -1,0 +1,92 @@
+/* Runs of bytes that need no attention, found sixteen at a time: the JSON
+ * scanner's string contents and the record writer's plain text were most
+ * of the instructions a call cost the host. SSE2 is part of x86-64; other
+ * machines take the byte loop. Neither reads past s + n. */
+#ifndef SPZ_SCAN_H
+#define SPZ_SCAN_H
+
+#include <stddef.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* The length of s's prefix that a JSON string holds as it is: no '"', no
+ * '\\', no control byte (below 0x20). */
+static inline size_t spz_scan_json_string(const char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f); /* x <= 0x1f */
+		__m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)), ctl);
+		unsigned m = (unsigned)_mm_movemask_epi8(stop);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+		i++;
+	return i;
+}
+
+/* The length of s's prefix that holds none of the bytes that matter when
+ * passing over a JSON value: quotes, backslashes and brackets. */
+static inline size_t spz_scan_json_skip(const char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	/* '[', '\\' and ']' are 0x5b-0x5d: one range test for the three. */
+	const __m128i quote = _mm_set1_epi8('"'), low = _mm_set1_epi8(0x5b), two = _mm_set1_epi8(2),
+		      brace_l = _mm_set1_epi8('{'), brace_r = _mm_set1_epi8('}');
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i d = _mm_sub_epi8(x, low); /* 0, 1 or 2 for '[', '\\', ']' */
+		__m128i sq = _mm_cmpeq_epi8(_mm_min_epu8(d, two), d);
+		__m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), sq),
+					    _mm_or_si128(_mm_cmpeq_epi8(x, brace_l), _mm_cmpeq_epi8(x, brace_r)));
+		unsigned m = (unsigned)_mm_movemask_epi8(stop);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n) {
+		char c = s[i];
+		if (c == '"' || c == '\\' || c == '[' || c == ']' || c == '{' || c == '}')
+			break;
+		i++;
+	}
+	return i;
+}
+
+/* The length of s's prefix that the record writer copies as it is:
+ * printable ASCII (0x20-0x7e) but '"' and '\\'. */
+static inline size_t spz_scan_plain_ascii(const char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f),
+		      c7f = _mm_set1_epi8(0x7f);
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f); /* x <= 0x1f */
+		__m128i high = _mm_cmpeq_epi8(_mm_min_epu8(x, c7f), c7f); /* x >= 0x7f */
+		__m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+					    _mm_or_si128(ctl, high));
+		unsigned m = (unsigned)_mm_movemask_epi8(stop);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			break;
+		i++;
+	}
+	return i;
+}
+
+#endif
