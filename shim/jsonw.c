@@ -119,7 +119,7 @@ void spz_jw_kstr(struct spz_jw *w, const char *key, const char *value)
 	spz_jw_str(w, value, strlen(value));
 }
 
-void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value)
+void spz_jw_int(struct spz_jw *w, int64_t value)
 {
 	/* By hand, not snprintf: a record has several and formatting was a
 	 * measurable part of a call's cost. */
@@ -132,8 +132,13 @@ void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value)
 	} while (u);
 	if (value < 0)
 		num[--at] = '-';
-	spz_jw_key(w, key);
 	spz_jw_raw(w, num + at, sizeof(num) - at);
+}
+
+void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value)
+{
+	spz_jw_key(w, key);
+	spz_jw_int(w, value);
 }
 
 void spz_jw_kbool(struct spz_jw *w, const char *key, bool value)
