@@ -5,7 +5,10 @@ shim, and, for comparison, through nginx as a TLS-terminating reverse proxy
 in front of the provider (the architecture of a proxy gateway; when Debian's
 nginx is installed). Prints the client's CPU seconds and wall seconds for
 each, best of ROUNDS, and the ratios:
-  cpu0 cpu1 cpu1/cpu0 wall0 wall1 wall1/wall0 proxy_wall proxy_wall/wall0
+  cpu0 cpu1 cpu1/cpu0 wall0 wall1 wall1/wall0 proxy_wall proxy_wall/wall0 ins0 ins1 ins1/ins0
+The last three are instructions a call (valgrind's callgrind, the
+difference between 200 and 600 calls, so start-up cancels out): a figure
+this machine's noisy neighbours cannot move; "-" without valgrind.
 Usage: e2e.py SHIM SPATURZU CERTS CORPUS WORK N ROUNDS"""
 import os
 import subprocess
@@ -91,6 +94,19 @@ try:
             best = results.get(label)
             # each figure is its own best over the rounds
             results[label] = (cpu, wall) if best is None else (min(cpu, best[0]), min(wall, best[1]))
+    instructions = {}
+    if subprocess.run(["sh", "-c", "command -v valgrind"], capture_output=True).returncode == 0:
+        for label, target, extra in runs[:2]:
+            counts = []
+            for calls in (200, 600):
+                out = os.path.join(work, "callgrind.%s.%d" % (label, calls))
+                env = dict(os.environ, **extra)
+                subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                "/usr/bin/python3", "-c", CLIENT, target, os.path.join(certs, "ca.pem"), str(calls)],
+                               env=env, capture_output=True, check=True)
+                with open(out) as f:
+                    counts.append(next(int(l.split()[1]) for l in f if l.startswith("summary:")))
+            instructions[label] = (counts[1] - counts[0]) / 400
 finally:
     provider.terminate()
     collector.terminate()
@@ -98,5 +114,7 @@ finally:
         proxy.terminate()
 a, b = results["without"], results["with"]
 p = results.get("proxy")
-print("%.3f %.3f %.3f %.3f %.3f %.3f %s %s" % (a[0], b[0], b[0] / a[0], a[1], b[1], b[1] / a[1],
-                                               "%.3f" % p[1] if p else "-", "%.3f" % (p[1] / a[1]) if p else "-"))
+i0, i1 = instructions.get("without"), instructions.get("with")
+print("%.3f %.3f %.3f %.3f %.3f %.3f %s %s %s %s %s" % (
+    a[0], b[0], b[0] / a[0], a[1], b[1], b[1] / a[1], "%.3f" % p[1] if p else "-", "%.3f" % (p[1] / a[1]) if p else "-",
+    "%.0f" % i0 if i0 else "-", "%.0f" % i1 if i1 else "-", "%.3f" % (i1 / i0) if i0 else "-"))

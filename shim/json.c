@@ -19,7 +19,7 @@ enum {
 	S_UHEX,
 	S_NUMBER,
 	S_LITERAL,
-	S_SKIP, /* passing over a container nobody wants (spz_json_skip) */
+	S_SKIP,
 	S_ERROR
 };
 
@@ -67,6 +67,7 @@ static void maybe_skip(struct spz_json *js)
 	js->skip_escape = false;
 	js->state = S_SKIP;
 }
+
 
 void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud)
 {
@@ -275,6 +276,28 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Where the whitespace from i ends. Pretty-printed bodies put a newline
+ * and an indent of spaces between tokens: the spaces are counted sixteen
+ * at a time. Only called on whitespace, so a stream's compact JSON pays
+ * nothing for it. */
+static size_t ws_end(const char *buf, size_t i, size_t len)
+{
+#ifdef __SSE2__
+	while (i + 16 <= len) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+		unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' '))) & 0xffffu;
+		if (m) {
+			i += (size_t)__builtin_ctz(m);
+			break;
+		}
+		i += 16;
+	}
+#endif
+	while (i < len && is_ws(buf[i]))
+		i++;
+	return i;
+}
+
 static bool is_number_byte(char c)
 {
 	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
@@ -334,35 +357,15 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 	size_t i = 0;
 	while (i < len) {
 		char c = buf[i];
-		/* Whitespace between tokens (pretty-printed bodies have much of
-		 * it) is skipped in runs; inside strings and numbers it is not
-		 * between tokens. */
-		if (js->state <= S_AFTER && is_ws(c)) {
-			i++;
-#ifdef __SSE2__
-			/* Pretty-printed bodies: a newline and an indent of
-			 * spaces, counted sixteen at a time. */
-			while (i + 16 <= len) {
-				__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
-				unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' '))) & 0xffffu;
-				if (m) {
-					i += (size_t)__builtin_ctz(m);
-					break;
-				}
-				i += 16;
-			}
-#endif
-			while (i < len && is_ws(buf[i]))
-				i++;
-			continue;
-		}
 		switch (js->state) {
 		case S_ERROR:
 			return -1;
 		case S_VALUE:
 		case S_ARR_FIRST:
-			if (is_ws(c))
-				break;
+			if (is_ws(c)) {
+				i = ws_end(buf, i + 1, len);
+				continue;
+			}
 			if (js->state == S_ARR_FIRST && c == ']') {
 				pop(js);
 				break;
@@ -372,8 +375,10 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 			break;
 		case S_OBJ_FIRST:
 		case S_OBJ_KEY:
-			if (is_ws(c))
-				break;
+			if (is_ws(c)) {
+				i = ws_end(buf, i + 1, len);
+				continue;
+			}
 			if (c == '"') {
 				string_begin(js, true);
 				break;
@@ -384,15 +389,19 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 			}
 			goto fail;
 		case S_COLON:
-			if (is_ws(c))
-				break;
+			if (is_ws(c)) {
+				i = ws_end(buf, i + 1, len);
+				continue;
+			}
 			if (c != ':')
 				goto fail;
 			js->state = S_VALUE;
 			break;
 		case S_AFTER:
-			if (is_ws(c))
-				break;
+			if (is_ws(c)) {
+				i = ws_end(buf, i + 1, len);
+				continue;
+			}
 			if (c == ',') {
 				js->state = ctx_is_array(js, js->depth) ? S_VALUE : S_OBJ_KEY;
 				break;
