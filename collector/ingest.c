@@ -183,6 +183,10 @@ static int open_socket(struct spz_ingest *in, const char *socket_path, const cha
 		in->lock_fd = -1;
 		return -2;
 	}
+	/* The ring before the socket: whoever finds the socket finds the ring
+	 * (making it takes a moment: its 8 MiB are allocated up front). */
+	if (gid < 0)
+		open_ring(in);
 	unlink(socket_path); /* a stale socket of a collector that died */
 	in->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (in->sock < 0 || bind(in->sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
@@ -200,8 +204,6 @@ static int open_socket(struct spz_ingest *in, const char *socket_path, const cha
 	} else {
 		chmod(socket_path, 0600);
 	}
-	if (gid < 0)
-		open_ring(in);
 	int one = 1;
 	setsockopt(in->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	int rcvbuf = 8 * 1024 * 1024;
