@@ -68,7 +68,6 @@ static void maybe_skip(struct spz_json *js)
 	js->state = S_SKIP;
 }
 
-
 void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud)
 {
 	memset(js, 0, sizeof(*js));
@@ -103,6 +102,9 @@ static void emit(struct spz_json *js, enum spz_json_type type, const char *value
 	};
 	js->path[js->path_len] = '\0';
 	js->cb(js->ud, &ev);
+	/* A skip asked for during any other event is no request at all. */
+	if (type != SPZ_JSON_OBJECT && type != SPZ_JSON_ARRAY)
+		js->skip_next = false;
 }
 
 static void path_append(struct spz_json *js, const char *s, size_t n, bool dot)
@@ -276,23 +278,12 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Where the whitespace from i ends. Pretty-printed bodies put a newline
- * and an indent of spaces between tokens: the spaces are counted sixteen
- * at a time. Only called on whitespace, so a stream's compact JSON pays
- * nothing for it. */
+/* Where the whitespace from i ends: pretty-printed bodies put a newline
+ * and an indent of spaces between tokens. Only called on whitespace, so a
+ * stream's compact JSON pays nothing for it. */
 static size_t ws_end(const char *buf, size_t i, size_t len)
 {
-#ifdef __SSE2__
-	while (i + 16 <= len) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
-		unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' '))) & 0xffffu;
-		if (m) {
-			i += (size_t)__builtin_ctz(m);
-			break;
-		}
-		i += 16;
-	}
-#endif
+	i += spz_scan_spaces(buf + i, len - i);
 	while (i < len && is_ws(buf[i]))
 		i++;
 	return i;

@@ -32,6 +32,24 @@ static inline size_t spz_scan_json_string(const char *s, size_t n)
 	return i;
 }
 
+/* The length of s's prefix of spaces (an indent). */
+static inline size_t spz_scan_spaces(const char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i sp = _mm_set1_epi8(' ');
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp)) & 0xffffu;
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n && s[i] == ' ')
+		i++;
+	return i;
+}
+
 /* The length of s's prefix that holds none of the bytes that matter when
  * passing over a JSON value: quotes, backslashes and brackets. */
 static inline size_t spz_scan_json_skip(const char *s, size_t n)

@@ -285,6 +285,29 @@ START_TEST(skipped_containers_are_passed_over)
 }
 END_TEST
 
+/* A skip asked for during a string's event is no request: the next
+ * container is read as usual. */
+static void stray_skip_event(void *ud, const struct spz_json_event *ev)
+{
+	struct skipper *k = ud;
+	record_event(&k->t, ev);
+	if (ev->type == SPZ_JSON_STRING)
+		spz_json_skip(k->js);
+}
+
+START_TEST(a_stray_skip_is_ignored)
+{
+	struct skipper k = { 0 };
+	struct spz_json js;
+	k.js = &js;
+	spz_json_init(&js, stray_skip_event, &k);
+	const char *doc = "{\"a\":\"x\",\"b\":{\"c\":1}}";
+	ck_assert_int_eq(spz_json_feed(&js, doc, strlen(doc)), 0);
+	ck_assert_int_eq(spz_json_finish(&js), 0);
+	ck_assert_str_eq(k.t.text, "obj \nstr a=x\nobj b\nnum b.c=1\nend b\nend \ndoc \n");
+}
+END_TEST
+
 /* Nesting inside a skipped container counts towards the depth limit. */
 START_TEST(skipping_keeps_the_depth_limit)
 {
@@ -336,6 +359,7 @@ int main(void)
 	tcase_add_test(tc, chunks_are_strings_only);
 	tcase_add_test(tc, skipped_containers_are_passed_over);
 	tcase_add_test(tc, skipping_keeps_the_depth_limit);
+	tcase_add_test(tc, a_stray_skip_is_ignored);
 	tcase_add_test(tc, parse_count);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
