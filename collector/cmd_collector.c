@@ -729,7 +729,7 @@ int cmd_collector(int argc, char **argv)
 		 * wake us: we look within the timeout. Otherwise the promise is
 		 * withdrawn, and a writer that claimed a slot under the old one
 		 * (and so did not ring) is looked for before sleeping. */
-		if (timeout <= 50 && !store_failing) {
+		if (timeout <= SPZ_RING_COMMIT_MS && !store_failing) {
 			spz_ingest_ring_promise(&cs.in, timeout);
 		} else {
 			spz_ingest_ring_promise(&cs.in, 0);

@@ -32,11 +32,11 @@
 #define GROUP_COMMIT_MIN 512
 #define GROUP_COMMIT_MS 2
 /* Records taken from the ring stay in their slots until stored, so they
- * can wait for company: one commit (one fsync) per RING_COMMIT_MS or
+ * can wait for company: one commit (one fsync) per SPZ_RING_COMMIT_MS or
  * GROUP_COMMIT_MIN records, not one per wake-up. At a few hundred calls a
  * second, commits were most of the collector's work, and the disk
  * interrupts they raise land on the callers' CPUs. */
-#define RING_COMMIT_MS 50
+#define RING_COMMIT_MS SPZ_RING_COMMIT_MS
 
 static void note_rejected(struct spz_ingest *in, const char *source, const char *why)
 {

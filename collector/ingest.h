@@ -60,6 +60,8 @@ int spz_ingest_socket(struct spz_ingest *in);
  * Taken records are committed in groups (see spz_ingest_commit_in_ms), and
  * their slots freed only then; flush commits them now. */
 int spz_ingest_ring(struct spz_ingest *in, bool flush);
+/* The longest records taken from the ring wait to be committed. */
+#define SPZ_RING_COMMIT_MS 50
 /* Milliseconds until records taken and not yet committed are due (the
  * longest the collector may sleep), or -1 when there are none. */
 int spz_ingest_commit_in_ms(const struct spz_ingest *in);
