@@ -19,10 +19,19 @@ ENTRY = struct.Struct("<64s40sBBBBIqq")
 
 
 def read_map(path):
-    """As a shim reads it: retry while the writer holds the sequence odd."""
+    """As a shim reads it: retry while the writer holds the sequence odd,
+    and while the file is not published yet (a collector that has just
+    bound its socket creates the map, then fills it; a shim sees no
+    budgets until then)."""
     for _ in range(100):
-        with open(path, "rb") as f:
-            data = f.read()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        if len(data) < HEADER.size or HEADER.unpack_from(data, 0)[0] == 0:
+            time.sleep(0.02)
+            continue
         magic, seq, updated_ms, count, _ = HEADER.unpack_from(data, 0)
         entries = []
         for i in range(count):
@@ -30,10 +39,11 @@ def read_map(path):
             entries.append({"agent": agent.rstrip(b"\0").decode(), "id": bid.rstrip(b"\0").decode(),
                             "scope": scope, "period": period, "hardCap": enf == 1, "breached": bool(breached),
                             "limit": limit, "current": cur})
-        seq2 = HEADER.unpack_from(open(path, "rb").read(HEADER.size), 0)[1]
+        with open(path, "rb") as f:
+            seq2 = HEADER.unpack_from(f.read(HEADER.size), 0)[1]
         if seq % 2 == 0 and seq == seq2:
             return magic, seq, updated_ms, entries
-    raise AssertionError("budget map stayed locked")
+    raise AssertionError("budget map stayed locked or unpublished")
 
 
 def record(i, agent, prompt, **over):
