@@ -82,6 +82,35 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A new ring is made under a temporary name and renamed over the ring's
+ * path. Such a file of another process is the leftover of a collector
+ * killed while it made one (8 MiB of tmpfs each): its maker held the lock
+ * that this collector holds now, so it is gone. */
+static void remove_stale_fresh(const char *path)
+{
+	char dir[4200], prefix[4300];
+	snprintf(dir, sizeof(dir), "%s", path);
+	const char *base = strrchr(path, '/');
+	if (!base)
+		return;
+	dir[base - path] = '\0';
+	int n = snprintf(prefix, sizeof(prefix), "%s.new-", base + 1);
+	DIR *d = opendir(dir[0] ? dir : "/");
+	if (!d || n <= 0 || (size_t)n >= sizeof(prefix)) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, (size_t)n) != 0)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			clog_info("removed %s/%s, left by a collector killed while it made its ring", dir, e->d_name);
+	}
+	closedir(d);
+}
+
 /* The record ring (user mode). One the last collector left is kept, and
  * drained: its records are not lost. Anything else at the path is replaced
  * by a new file renamed over it, never truncated in place: a shim may still
@@ -92,6 +121,7 @@ static void open_ring(struct spz_ingest *in)
 	if (spz_ring_path(in->socket_path, path, sizeof(path)) < 0)
 		return;
 	snprintf(in->ring_path, sizeof(in->ring_path), "%s", path);
+	remove_stale_fresh(path);
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&

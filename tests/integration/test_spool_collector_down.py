@@ -137,6 +137,30 @@ class RecordRing(harness.FreshWorldCase):
         self.assertEqual(len({r["id"] for r in recs}), len(recs))
         w.stop_collector()
 
+    def test_a_ring_left_half_made_is_removed(self):
+        """A collector killed while it made its ring leaves the file under
+        its temporary name (8 MiB of tmpfs); the next collector of that
+        socket removes it."""
+        w = self.world
+        h = 1469598103934665603
+        for b in w.socket.encode():
+            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+        ring = "/dev/shm/spaturzu-%d-%016x.ring" % (os.geteuid(), h)
+        if not os.path.isdir("/dev/shm"):
+            self.skipTest("no /dev/shm here")
+        stale = ring + ".new-999999"
+        with open(stale, "wb") as f:
+            f.write(b"\0" * 4096)
+        try:
+            w.start_collector()
+            self.assertTrue(os.path.exists(ring), "the collector made its ring at the path the shims compute")
+            self.assertFalse(os.path.exists(stale), "the half-made ring of a killed collector is gone")
+            self.assertIn("left by a collector killed while it made its ring", w.collector_log())
+            w.stop_collector()
+        finally:
+            if os.path.exists(stale):
+                os.unlink(stale)
+
     def case_of(self, rec):
         for case in CASES:
             meta, _ = harness.load_case(case)
