@@ -11,7 +11,7 @@
  *           body in two writes, a ~1 KB JSON answer (not streamed) read
  *           8 KiB at a time: the fixed cost of a call
  * Prints seconds of CPU and MB/s. scripts/bench.sh runs it with and without
- * the shim and prints the ratios. Usage: bench-ssl opaque|llm CERT KEY MB */
+ * the shim and prints the ratios. Usage: bench-ssl opaque|llm CERT KEY MB, or calls|json CERT KEY COUNT */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -95,13 +95,7 @@ int main(int argc, char **argv)
 				  "openai-processing-ms: 825\r\nx-request-id: req_0123456789abcdef\r\n"
 				  "content-length: %zu\r\n\r\n%s", strlen(answer), answer);
 		long count = atol(argv[4]);
-		/* BENCH_HOST_KB: the host's own work between calls, as memory it
-		 * touches, so the shim runs with cold caches as in a real client. */
-		size_t host_kb = getenv("BENCH_HOST_KB") ? (size_t)atol(getenv("BENCH_HOST_KB")) : 0;
-		char *host = host_kb ? calloc(host_kb, 1024) : NULL;
 		for (long c = 0; c < count; c++) {
-			for (size_t k = 0; host && k < host_kb * 1024; k += 64)
-				host[k]++;
 			SSL_write(client, req, rl);
 			SSL_write(client, rbody, (int)strlen(rbody));
 			pump(c_out, s_in, s_out, c_in);

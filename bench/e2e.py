@@ -106,7 +106,7 @@ try:
                                env=env, capture_output=True, check=True)
                 with open(out) as f:
                     counts.append(next(int(l.split()[1]) for l in f if l.startswith("summary:")))
-            instructions[label] = (counts[1] - counts[0]) / 400
+            instructions[label] = (counts[1] - counts[0]) / (600 - 200)
 finally:
     provider.terminate()
     collector.terminate()

@@ -48,31 +48,26 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* Text with nothing to escape (nearly every string of a record) in one
- * bounds check and one copy: '"' s '"'. */
-static bool put_plain(struct spz_jw *w, const char *s, size_t n)
-{
-	if (spz_scan_plain_ascii(s, n) != n)
-		return false;
-	if (w->overflow || w->len + n + 3 > w->cap) {
-		w->overflow = true;
-		return true;
-	}
-	char *o = w->buf + w->len;
-	o[0] = '"';
-	memcpy(o + 1, s, n);
-	o[n + 1] = '"';
-	o[n + 2] = '\0';
-	w->len += n + 2;
-	return true;
-}
-
 void spz_jw_str(struct spz_jw *w, const char *s, size_t n)
 {
-	if (put_plain(w, s, n))
+	size_t i = spz_scan_plain_ascii(s, n);
+	if (i == n) {
+		/* Nothing to escape (nearly every string of a record): one
+		 * bounds check and one copy, '"' s '"'. */
+		if (w->overflow || w->len + n + 3 > w->cap) {
+			w->overflow = true;
+			return;
+		}
+		char *o = w->buf + w->len;
+		o[0] = '"';
+		memcpy(o + 1, s, n);
+		o[n + 1] = '"';
+		o[n + 2] = '\0';
+		w->len += n + 2;
 		return;
+	}
 	spz_jw_raw(w, "\"", 1);
-	size_t i = 0;
+	spz_jw_raw(w, s, i);
 	while (i < n && !w->overflow) {
 		/* Runs of plain bytes in one copy. */
 		size_t j = i + spz_scan_plain_ascii(s + i, n - i);
@@ -107,8 +102,7 @@ void spz_jw_str(struct spz_jw *w, const char *s, size_t n)
 
 void spz_jw_key(struct spz_jw *w, const char *key)
 {
-	if (w->len > 0 && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
-		spz_jw_raw(w, ",", 1);
+	spz_jw_sep(w);
 	spz_jw_str(w, key, strlen(key));
 	spz_jw_raw(w, ":", 1);
 }
@@ -139,10 +133,4 @@ void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value)
 {
 	spz_jw_key(w, key);
 	spz_jw_int(w, value);
-}
-
-void spz_jw_kbool(struct spz_jw *w, const char *key, bool value)
-{
-	spz_jw_key(w, key);
-	spz_jw_raw(w, value ? "true" : "false", value ? 4 : 5);
 }
