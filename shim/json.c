@@ -122,7 +122,7 @@ static void path_append(struct spz_json *js, const char *s, size_t n, bool dot)
 }
 
 /* A key completed at the current depth: the path becomes container path + key. */
-static void set_key(struct spz_json *js)
+static void set_key(struct spz_json *js, const char *key, size_t key_len, bool truncated)
 {
 	if (js->depth > SPZ_JSON_PATH_DEPTH)
 		return;
@@ -133,8 +133,8 @@ static void set_key(struct spz_json *js)
 	js->path_overflow_at[d] = inherited;
 	if (inherited)
 		return;
-	path_append(js, js->key, js->key_len, js->path_len > 0);
-	if (js->key_truncated)
+	path_append(js, key, key_len, js->path_len > 0);
+	if (truncated)
 		path_append(js, "\x01", 1, false); /* a cut key must never match */
 }
 
@@ -257,7 +257,7 @@ static void string_end(struct spz_json *js)
 	flush_surrogate(js);
 	if (js->in_key) {
 		js->key[js->key_len] = '\0';
-		set_key(js);
+		set_key(js, js->key, js->key_len, js->key_truncated);
 		js->state = S_COLON;
 	} else {
 		js->value[js->value_len] = '\0';
@@ -343,6 +343,62 @@ static int value_begin(struct spz_json *js, char c)
 	return 0;
 }
 
+/* Fast paths. Most tokens of a body lie whole inside one slice: each is
+ * taken in one step when it does, and every other case (a token cut by the
+ * slice's end, an escape) is left to the byte-at-a-time states, which give
+ * the same events. Each returns where it stopped, or i when it took nothing. */
+
+/* A key whose closing quote is in the slice, with nothing to decode: the
+ * path is set straight from buf, and the colon taken if it follows. */
+static size_t key_whole(struct spz_json *js, const char *buf, size_t i, size_t len)
+{
+	size_t k = spz_scan_json_string(buf + i + 1, len - i - 1);
+	size_t j = i + 1 + k;
+	if (j >= len || buf[j] != '"' || k > SPZ_JSON_KEY_MAX)
+		return i;
+	set_key(js, buf + i + 1, k, false);
+	j++;
+	if (j < len && buf[j] == ':') {
+		js->state = S_VALUE;
+		j++;
+		if (j < len && buf[j] == ' ')
+			j++;
+	} else {
+		js->state = S_COLON;
+	}
+	return j;
+}
+
+/* A string value whose closing quote is in the slice, with no escape. */
+static size_t string_whole(struct spz_json *js, const char *buf, size_t i, size_t len)
+{
+	size_t k = spz_scan_json_string(buf + i + 1, len - i - 1);
+	size_t j = i + 1 + k;
+	if (j >= len || buf[j] != '"')
+		return i;
+	string_begin(js, false);
+	buf_put(js, buf + i + 1, k);
+	string_end(js);
+	return j + 1;
+}
+
+/* A number whose end is in the slice. */
+static size_t number_whole(struct spz_json *js, const char *buf, size_t i, size_t len)
+{
+	size_t j = i + 1;
+	while (j < len && is_number_byte(buf[j]))
+		j++;
+	if (j >= len)
+		return i;
+	js->value_len = 0;
+	js->value_truncated = false;
+	js->in_key = false;
+	js->in_string = false;
+	buf_put(js, buf + i, j - i);
+	number_end(js);
+	return j;
+}
+
 int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 {
 	size_t i = 0;
@@ -361,6 +417,13 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 				pop(js);
 				break;
 			}
+			if (c == '"' || c == '-' || (c >= '0' && c <= '9')) {
+				size_t j = c == '"' ? string_whole(js, buf, i, len) : number_whole(js, buf, i, len);
+				if (j != i) {
+					i = j;
+					continue;
+				}
+			}
 			if (value_begin(js, c) < 0)
 				goto fail;
 			break;
@@ -371,6 +434,11 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 				continue;
 			}
 			if (c == '"') {
+				size_t j = key_whole(js, buf, i, len);
+				if (j != i) {
+					i = j;
+					continue;
+				}
 				string_begin(js, true);
 				break;
 			}

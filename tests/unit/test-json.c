@@ -99,6 +99,41 @@ START_TEST(top_level_array_and_sequence)
 }
 END_TEST
 
+/* Tokens whole in a slice take fast paths (key straight into the path,
+ * colon and space with it; whole strings and numbers); cut or escaped ones
+ * go byte by byte. scan_all compares both: a whole feed against one byte at
+ * a time. The document puts every token shape at both. */
+START_TEST(whole_tokens_match_byte_at_a_time)
+{
+	char key64[SPZ_JSON_KEY_MAX + 1], key65[SPZ_JSON_KEY_MAX + 2];
+	memset(key64, 'k', SPZ_JSON_KEY_MAX);
+	key64[SPZ_JSON_KEY_MAX] = '\0';
+	memset(key65, 'q', SPZ_JSON_KEY_MAX + 1);
+	key65[SPZ_JSON_KEY_MAX + 1] = '\0';
+	char doc[1024];
+	snprintf(doc, sizeof(doc),
+		 "{\n  \"id\": \"chatcmpl-1\",\n  \"usage\" : {\n    \"prompt_tokens\": 14,\n"
+		 "    \"t\\u00e9\": \"a\\\"b\",\n    \"%s\": 7,\n    \"%s\": 8,\n    \"\":\"\",\n"
+		 "    \"neg\":-0.5E+2, \"arr\": [1,\"s\" , -2]\n  }\n}",
+		 key64, key65);
+	struct trace t;
+	int rc;
+	scan_all(doc, &t, &rc);
+	ck_assert_int_eq(rc, 0);
+	char want[2048];
+	snprintf(want, sizeof(want),
+		 "obj \nstr id=chatcmpl-1\nobj usage\nnum usage.prompt_tokens=14\nstr usage.t\xc3\xa9=a\"b\n"
+		 "num usage.%s=7\nnum usage.%s\x01=8\nstr usage.=\nnum usage.neg=-0.5E+2\narr usage.arr\n"
+		 "num usage.arr[]=1\nstr usage.arr[]=s\nnum usage.arr[]=-2\nend usage.arr\nend usage\nend \ndoc \n",
+		 key64, key65);
+	/* the cut key: its first SPZ_JSON_KEY_MAX bytes, then \x01 */
+	char *cut = strstr(want, key65);
+	ck_assert_ptr_nonnull(cut);
+	memmove(cut + SPZ_JSON_KEY_MAX, cut + SPZ_JSON_KEY_MAX + 1, strlen(cut + SPZ_JSON_KEY_MAX + 1) + 1);
+	ck_assert_str_eq(t.text, want);
+}
+END_TEST
+
 START_TEST(long_values_are_cut_not_overflowed)
 {
 	char doc[5000];
@@ -350,6 +385,7 @@ int main(void)
 	Suite *s = suite_create("json");
 	TCase *tc = tcase_create("scanner");
 	tcase_add_test(tc, paths_and_values);
+	tcase_add_test(tc, whole_tokens_match_byte_at_a_time);
 	tcase_add_test(tc, escapes_and_unicode);
 	tcase_add_test(tc, top_level_array_and_sequence);
 	tcase_add_test(tc, long_values_are_cut_not_overflowed);
