@@ -10,8 +10,10 @@
 
 static inline bool spz_header_is(const char *name, size_t len, const char *want)
 {
+	/* want is lower case: the first byte, folded, settles most names
+	 * before the library call. */
 	size_t n = __builtin_strlen(want);
-	return len == n && strncasecmp(name, want, n) == 0;
+	return len == n && (name[0] | 0x20) == want[0] && strncasecmp(name, want, n) == 0;
 }
 
 extern const struct spz_api spz_api_openai_chat;

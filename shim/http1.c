@@ -50,7 +50,7 @@ static bool is_tchar(char c)
 	return tchar[(unsigned char)c];
 }
 
-static int parse_request_line(struct spz_h1 *p, char *l, size_t n)
+static int parse_request_line(struct spz_h1 *p, const char *l, size_t n)
 {
 	size_t i = 0;
 	while (i < n && is_tchar(l[i]))
@@ -74,7 +74,7 @@ static int parse_request_line(struct spz_h1 *p, char *l, size_t n)
 	return p->cb->start ? p->cb->start(p->ud, &s) : 0;
 }
 
-static int parse_status_line(struct spz_h1 *p, char *l, size_t n)
+static int parse_status_line(struct spz_h1 *p, const char *l, size_t n)
 {
 	if (n < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ')
 		return -1;
@@ -101,9 +101,13 @@ static bool token_list_ends_with_chunked(const char *v, size_t n)
 	return n - e == 7 && strncasecmp(v + e, "chunked", 7) == 0;
 }
 
-static int parse_header_line(struct spz_h1 *p, char *l, size_t n)
+static int parse_header_line(struct spz_h1 *p, const char *l, size_t n)
 {
 	size_t i = 0;
+	/* Four lookups a step: every header name of every message passes here. */
+	while (i + 4 <= n && (tchar[(unsigned char)l[i]] & tchar[(unsigned char)l[i + 1]] &
+			      tchar[(unsigned char)l[i + 2]] & tchar[(unsigned char)l[i + 3]]))
+		i += 4;
 	while (i < n && is_tchar(l[i]))
 		i++;
 	if (i == 0 || i >= n || l[i] != ':')
@@ -117,9 +121,9 @@ static int parse_header_line(struct spz_h1 *p, char *l, size_t n)
 	const char *v = l + i;
 	size_t vlen = end - i;
 	if (p->state == H_HEADER) {
-		if (name_len == 17 && strncasecmp(l, "transfer-encoding", 17) == 0) {
+		if (name_len == 17 && (l[0] | 0x20) == 't' && strncasecmp(l, "transfer-encoding", 17) == 0) {
 			p->chunked = token_list_ends_with_chunked(v, vlen);
-		} else if (name_len == 14 && strncasecmp(l, "content-length", 14) == 0) {
+		} else if (name_len == 14 && (l[0] | 0x20) == 'c' && strncasecmp(l, "content-length", 14) == 0) {
 			uint64_t cl = 0;
 			if (vlen == 0 || vlen > 19)
 				return -1;
@@ -215,12 +219,9 @@ static int parse_chunk_size(struct spz_h1 *p, const char *l, size_t n)
 	return 0;
 }
 
-/* A whole line (without its line end) in the line buffer. */
-static int line_complete(struct spz_h1 *p)
+/* A whole line, without its line end: in the slice or in the line buffer. */
+static int line_complete(struct spz_h1 *p, const char *l, size_t n)
 {
-	char *l = p->line;
-	size_t n = p->line_len;
-	p->line_len = 0;
 	switch (p->state) {
 	case H_START:
 		if (n == 0)
@@ -286,6 +287,18 @@ int spz_h1_feed(struct spz_h1 *p, const char *buf, size_t len)
 			/* Line-oriented states: collect up to LF; a CR before it is dropped. */
 			const char *nl = memchr(buf + i, '\n', len - i);
 			size_t n = nl ? (size_t)(nl - (buf + i)) : len - i;
+			if (nl && p->line_len == 0) {
+				/* The whole line is in the slice: read where it is. */
+				const char *l = buf + i;
+				if (n > SPZ_H1_LINE_MAX)
+					goto fail;
+				i += n + 1;
+				if (n && l[n - 1] == '\r')
+					n--;
+				if (line_complete(p, l, n))
+					goto fail;
+				continue;
+			}
 			if (p->line_len + n > SPZ_H1_LINE_MAX)
 				goto fail;
 			memcpy(p->line + p->line_len, buf + i, n);
@@ -296,7 +309,9 @@ int spz_h1_feed(struct spz_h1 *p, const char *buf, size_t len)
 			i++; /* the LF */
 			if (p->line_len && p->line[p->line_len - 1] == '\r')
 				p->line_len--;
-			if (line_complete(p))
+			n = p->line_len;
+			p->line_len = 0;
+			if (line_complete(p, p->line, n))
 				goto fail;
 			continue;
 		}
