@@ -131,10 +131,17 @@ static void announce_agent(const char *attribution)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
 	h |= 1; /* never 0, the empty slot */
-	for (unsigned i = 0; i < ANNOUNCED_MAX; i++)
-		if (atomic_load_explicit(&announced[i], memory_order_relaxed) == h)
-			return;
 	unsigned slot = (unsigned)(h >> 32) % ANNOUNCED_MAX;
+	/* Open addressing: a hash sits at its home slot or after it, with no
+	 * empty slot between (slots are never emptied), so the look stops at
+	 * the first empty one: one load for the usual, known agent. */
+	for (unsigned i = 0; i < ANNOUNCED_MAX; i++) {
+		uint64_t seen = atomic_load_explicit(&announced[(slot + i) % ANNOUNCED_MAX], memory_order_relaxed);
+		if (seen == h)
+			return;
+		if (seen == 0)
+			break;
+	}
 	for (unsigned i = 0; i < ANNOUNCED_MAX; i++) {
 		uint64_t empty = 0;
 		if (atomic_compare_exchange_strong(&announced[(slot + i) % ANNOUNCED_MAX], &empty, h)) {

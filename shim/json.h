@@ -66,6 +66,8 @@ struct spz_json {
 	size_t path_len;
 	uint16_t level_path[SPZ_JSON_PATH_DEPTH + 1]; /* path length of each container */
 	bool path_overflow_at[SPZ_JSON_PATH_DEPTH + 1];
+	/* From here on, spz_json_init leaves the bytes as they are: each is
+	 * written before it is read. */
 	uint8_t ctx_bits[SPZ_JSON_DEPTH_MAX / 8]; /* 1 = array, 0 = object */
 	char path[SPZ_JSON_PATH_MAX + 1];
 	char key[SPZ_JSON_KEY_MAX + 1];
