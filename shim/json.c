@@ -403,10 +403,158 @@ static size_t number_whole(struct spz_json *js, const char *buf, size_t i, size_
 	return j;
 }
 
+/* A literal (true, false, null) whole in the slice. */
+static size_t literal_whole(struct spz_json *js, const char *buf, size_t i, size_t len)
+{
+	const char *lit = buf[i] == 't' ? "true" : buf[i] == 'f' ? "false" : "null";
+	enum spz_json_type type = buf[i] == 't' ? SPZ_JSON_TRUE : buf[i] == 'f' ? SPZ_JSON_FALSE : SPZ_JSON_NULL;
+	size_t n = type == SPZ_JSON_FALSE ? 5 : 4;
+	if (len - i < n || memcmp(buf + i, lit, n) != 0)
+		return i;
+	emit(js, type, NULL, 0, false);
+	value_done(js);
+	return i + n;
+}
+
+/* Walks a document's structure while its tokens lie whole in the slice,
+ * by place in the grammar: where the code is, is the state, so nothing is
+ * dispatched between tokens (that dispatch, an indirect jump a byte, was
+ * the scanner's most mispredicted branch). js->state is kept at each place.
+ * Returns where it stopped: the end of the slice, or a byte it leaves to
+ * the byte-at-a-time states (a cut token, an escape, a skip, bad JSON). */
+static size_t walk(struct spz_json *js, const char *buf, size_t i, size_t len)
+{
+	size_t j;
+	switch (js->state) {
+	case S_VALUE:
+		goto value;
+	case S_ARR_FIRST:
+		goto arr_first;
+	case S_OBJ_FIRST:
+		goto obj_first;
+	case S_OBJ_KEY:
+		goto obj_key;
+	case S_AFTER:
+		goto after;
+	default:
+		return i;
+	}
+value:
+	js->state = S_VALUE;
+	if (i < len && is_ws(buf[i]))
+		i = ws_end(buf, i + 1, len);
+value_here:
+	if (i >= len)
+		return i;
+	switch (buf[i]) {
+	case '"':
+		j = string_whole(js, buf, i, len);
+		break;
+	case '-': case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+		j = number_whole(js, buf, i, len);
+		break;
+	case 't': case 'f': case 'n':
+		j = literal_whole(js, buf, i, len);
+		break;
+	case '{':
+	case '[': {
+		bool array = buf[i] == '[';
+		if (push(js, array) < 0) {
+			js->state = S_ERROR;
+			js->error = true;
+			return i;
+		}
+		js->state = array ? S_ARR_FIRST : S_OBJ_FIRST;
+		i++;
+		if (js->skip_next) {
+			maybe_skip(js);
+			return i;
+		}
+		if (array)
+			goto arr_first;
+		goto obj_first;
+	}
+	default:
+		return i;
+	}
+	if (j == i)
+		return i;
+	i = j;
+	goto ended;
+arr_first:
+	if (i < len && is_ws(buf[i]))
+		i = ws_end(buf, i + 1, len);
+	if (i >= len)
+		return i;
+	if (buf[i] != ']') {
+		js->state = S_VALUE;
+		goto value_here;
+	}
+	pop(js);
+	i++;
+	goto ended;
+obj_first:
+	if (i < len && is_ws(buf[i]))
+		i = ws_end(buf, i + 1, len);
+	if (i >= len)
+		return i;
+	if (buf[i] == '}') {
+		pop(js);
+		i++;
+		goto ended;
+	}
+	goto key;
+obj_key:
+	js->state = S_OBJ_KEY;
+	if (i < len && is_ws(buf[i]))
+		i = ws_end(buf, i + 1, len);
+	if (i >= len)
+		return i;
+key:
+	if (buf[i] != '"')
+		return i;
+	j = key_whole(js, buf, i, len);
+	if (j == i || js->state != S_VALUE)
+		return j; /* cut, or a space before the colon: byte by byte */
+	i = j;
+	goto value_here;
+ended:
+	/* A value ended: inside a container, a comma or its end follows; at
+	 * the top level, the next document may. */
+	if (js->state != S_AFTER)
+		goto value;
+after:
+	js->state = S_AFTER;
+	if (i < len && is_ws(buf[i]))
+		i = ws_end(buf, i + 1, len);
+	if (i >= len)
+		return i;
+	if (buf[i] == ',') {
+		i++;
+		if (ctx_is_array(js, js->depth))
+			goto value;
+		goto obj_key;
+	}
+	if (buf[i] != (ctx_is_array(js, js->depth) ? ']' : '}'))
+		return i;
+	pop(js);
+	i++;
+	goto ended;
+}
+
 int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
+		if (js->state <= S_AFTER) {
+			size_t j = walk(js, buf, i, len);
+			if (js->state == S_ERROR)
+				return -1;
+			if (j != i) {
+				i = j;
+				continue;
+			}
+		}
 		char c = buf[i];
 		switch (js->state) {
 		case S_ERROR:
