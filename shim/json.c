@@ -111,6 +111,30 @@ static void emit(struct spz_json *js, enum spz_json_type type, const char *value
 		js->skip_next = false;
 }
 
+/* Keys and scalars are mostly a few bytes: two overlapping fixed-size moves
+ * cost less than a call to memcpy. */
+static inline void copy_short(char *dst, const char *src, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+		memcpy(&a, src, 4);
+		memcpy(&b, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+	} else if (n < 4) {
+		for (size_t k = 0; k < n; k++)
+			dst[k] = src[k];
+	} else {
+		memcpy(dst, src, n);
+	}
+}
+
 static void path_append(struct spz_json *js, const char *s, size_t n, bool dot)
 {
 	size_t need = n + (dot ? 1 : 0);
@@ -120,7 +144,7 @@ static void path_append(struct spz_json *js, const char *s, size_t n, bool dot)
 	}
 	if (dot)
 		js->path[js->path_len++] = '.';
-	memcpy(js->path + js->path_len, s, n);
+	copy_short(js->path + js->path_len, s, n);
 	js->path_len += n;
 	js->path[js->path_len] = '\0';
 }
@@ -187,7 +211,7 @@ static void buf_put(struct spz_json *js, const char *s, size_t n)
 			n = room;
 			js->key_truncated = true;
 		}
-		memcpy(js->key + js->key_len, s, n);
+		copy_short(js->key + js->key_len, s, n);
 		js->key_len += n;
 	} else {
 		if (js->chunk_cb && js->in_string && n && reportable(js)) {
@@ -200,7 +224,7 @@ static void buf_put(struct spz_json *js, const char *s, size_t n)
 			n = room;
 			js->value_truncated = true;
 		}
-		memcpy(js->value + js->value_len, s, n);
+		copy_short(js->value + js->value_len, s, n);
 		js->value_len += n;
 	}
 }

@@ -128,9 +128,3 @@ void spz_jw_int(struct spz_jw *w, int64_t value)
 		num[--at] = '-';
 	spz_jw_raw(w, num + at, sizeof(num) - at);
 }
-
-void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value)
-{
-	spz_jw_key(w, key);
-	spz_jw_int(w, value);
-}

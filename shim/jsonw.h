@@ -47,6 +47,5 @@ static inline void spz_jw_lit_key(struct spz_jw *w, const char *quoted, size_t n
 /* Writes the separator if needed, then "key": */
 void spz_jw_key(struct spz_jw *w, const char *key);
 void spz_jw_kstr(struct spz_jw *w, const char *key, const char *value);
-void spz_jw_kint(struct spz_jw *w, const char *key, int64_t value);
 
 #endif

@@ -60,14 +60,19 @@ static void rfc3339(char out[25], int64_t unix_ms)
 	out[24] = '\0';
 }
 
-static const char *const usage_names[SPZ_U_COUNT] = {
-	[SPZ_U_INPUT] = "promptTokens",
-	[SPZ_U_OUTPUT] = "completionTokens",
-	[SPZ_U_CACHE_READ] = "cachedInputTokens",
-	[SPZ_U_CACHE_WRITE] = "cacheWriteTokens",
-	[SPZ_U_REASONING] = "reasoningTokens",
-	[SPZ_U_CACHE_WRITE_1H] = "cacheWrite1hTokens",
-	[SPZ_U_TOOL_INPUT] = "toolPromptTokens",
+/* Written with their quotes and colon, as literal keys are. */
+#define USAGE_KEY(name) { "\"" name "\":", sizeof("\"" name "\":") - 1 }
+static const struct {
+	const char *quoted;
+	size_t len;
+} usage_keys[SPZ_U_COUNT] = {
+	[SPZ_U_INPUT] = USAGE_KEY("promptTokens"),
+	[SPZ_U_OUTPUT] = USAGE_KEY("completionTokens"),
+	[SPZ_U_CACHE_READ] = USAGE_KEY("cachedInputTokens"),
+	[SPZ_U_CACHE_WRITE] = USAGE_KEY("cacheWriteTokens"),
+	[SPZ_U_REASONING] = USAGE_KEY("reasoningTokens"),
+	[SPZ_U_CACHE_WRITE_1H] = USAGE_KEY("cacheWrite1hTokens"),
+	[SPZ_U_TOOL_INPUT] = USAGE_KEY("toolPromptTokens"),
 };
 
 /* Members with literal keys (every key here is plain). */
@@ -106,8 +111,10 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 		KSTR("agentName", p->depth ? p->agent[p->depth - 1] : "unknown");
 	}
 	for (int f = 0; f < SPZ_U_COUNT; f++)
-		if (c->usage.present & (1u << f))
-			spz_jw_kint(&w, usage_names[f], c->usage.v[f]);
+		if (c->usage.present & (1u << f)) {
+			spz_jw_lit_key(&w, usage_keys[f].quoted, usage_keys[f].len);
+			spz_jw_int(&w, c->usage.v[f]);
+		}
 	if (c->usage.present)
 		KSTR("usageSource", c->usage_estimated ? "tiktoken" : "provider");
 	/* A transport failure with no HTTP status is 500 (GATEWAY.md). */
