@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "scan.h"
+
 enum {
 	H_START,       /* start line */
 	H_HEADER,      /* header lines */
@@ -32,29 +34,9 @@ bool spz_h1_idle(const struct spz_h1 *p)
 	return p->state == H_START && p->line_len == 0;
 }
 
-/* RFC 9110 token characters (header names, methods): one lookup a byte,
- * as every header name of every request and response passes here. */
-static const bool tchar[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
-};
-
-static bool is_tchar(char c)
-{
-	return tchar[(unsigned char)c];
-}
-
 static int parse_request_line(struct spz_h1 *p, const char *l, size_t n)
 {
-	size_t i = 0;
-	while (i < n && is_tchar(l[i]))
-		i++;
+	size_t i = spz_scan_tchar(l, n);
 	if (i == 0 || i >= n || l[i] != ' ')
 		return -1;
 	struct spz_h1_start s = { .method = l, .method_len = i };
@@ -103,13 +85,7 @@ static bool token_list_ends_with_chunked(const char *v, size_t n)
 
 static int parse_header_line(struct spz_h1 *p, const char *l, size_t n)
 {
-	size_t i = 0;
-	/* Four lookups a step: every header name of every message passes here. */
-	while (i + 4 <= n && (tchar[(unsigned char)l[i]] & tchar[(unsigned char)l[i + 1]] &
-			      tchar[(unsigned char)l[i + 2]] & tchar[(unsigned char)l[i + 3]]))
-		i += 4;
-	while (i < n && is_tchar(l[i]))
-		i++;
+	size_t i = spz_scan_tchar(l, n);
 	if (i == 0 || i >= n || l[i] != ':')
 		return -1;
 	size_t name_len = i++;

@@ -107,4 +107,50 @@ static inline size_t spz_scan_plain_ascii(const char *s, size_t n)
 	return i;
 }
 
+/* Whether c is an RFC 9110 token character (tchar): visible ASCII but the
+ * delimiters "(),/:;<=>?@[\]{}. */
+static inline int spz_is_tchar(unsigned char c)
+{
+	if (c <= 0x20 || c >= 0x7f)
+		return 0;
+	switch (c) {
+	case '"': case '(': case ')': case ',': case '/': case ':': case ';': case '<': case '=': case '>':
+	case '?': case '@': case '[': case '\\': case ']': case '{': case '}':
+		return 0;
+	}
+	return 1;
+}
+
+/* The length of s's prefix of token characters: a header name, whose end
+ * a byte loop found with a mispredicted exit on every line. */
+static inline size_t spz_scan_tchar(const char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	/* In [lo, lo + span]: (x - lo), unsigned, is at most span. */
+#define SPZ_IN_RANGE(x, lo, span)                                                                        \
+	_mm_cmpeq_epi8(_mm_min_epu8(_mm_sub_epi8((x), _mm_set1_epi8((char)(lo))), _mm_set1_epi8((char)(span))), \
+		       _mm_sub_epi8((x), _mm_set1_epi8((char)(lo))))
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i visible = SPZ_IN_RANGE(x, 0x21, 0x7e - 0x21);
+		/* the delimiters: ":;<=>?@", "[\]", "()", and five alone */
+		__m128i delim = _mm_or_si128(_mm_or_si128(SPZ_IN_RANGE(x, ':', 6), SPZ_IN_RANGE(x, '[', 2)),
+					     SPZ_IN_RANGE(x, '(', 1));
+		delim = _mm_or_si128(delim, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+							 _mm_cmpeq_epi8(x, _mm_set1_epi8(','))));
+		delim = _mm_or_si128(delim, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('/')),
+							 _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('{')),
+								      _mm_cmpeq_epi8(x, _mm_set1_epi8('}')))));
+		unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_andnot_si128(delim, visible)) & 0xffffu;
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#undef SPZ_IN_RANGE
+#endif
+	while (i < n && spz_is_tchar((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
 #endif

@@ -31,6 +31,14 @@ static bool stops_plain_ascii(unsigned char c)
 	return c == '"' || c == '\\' || c < 0x20 || c >= 0x7f;
 }
 
+/* RFC 9110 5.6.2, as written there: tchar = "!" / "#" / "$" / "%" / "&" /
+ * "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+static bool stops_tchar(unsigned char c)
+{
+	return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		 (c && strchr("!#$%&'*+-.^_`|~", c)));
+}
+
 static size_t reference(bool (*stops)(unsigned char), const char *s, size_t n)
 {
 	size_t i = 0;
@@ -87,6 +95,7 @@ START_TEST(scans_agree_with_the_byte_rules)
 	check_all(spz_scan_json_skip, stops_json_skip);
 	check_all(spz_scan_plain_ascii, stops_plain_ascii);
 	check_all(spz_scan_spaces, stops_spaces);
+	check_all(spz_scan_tchar, stops_tchar);
 	ck_assert_uint_eq(mismatches, 0);
 }
 END_TEST
