@@ -60,6 +60,6 @@ void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, 
 		return;
 	if (spz_streq(path, model_key))
 		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
-	else if (spz_streq(path, id_key) && c->body_id[0] == '\0')
-		spz_copy_str(c->body_id, sizeof(c->body_id), ev->value, ev->value_len);
+	else if (spz_streq(path, id_key) && c->request_id[0] == '\0')
+		spz_copy_str(c->request_id, sizeof(c->request_id), ev->value, ev->value_len);
 }

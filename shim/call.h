@@ -63,6 +63,15 @@ struct spz_api {
 
 #define SPZ_CALL_STR 128
 
+/* What a refused call's record says of the budget (not the whole entry:
+ * the call's struct is cleared for every call, and is kept within the
+ * allocator's fast sizes). */
+struct spz_call_refusal {
+	char budget_id[40];
+	uint8_t scope, period;
+	int64_t limit_pusd, current_pusd;
+};
+
 struct spz_call {
 	const struct spz_api *api;
 	char id[40];       /* UUIDv7, made when the request starts */
@@ -72,8 +81,9 @@ struct spz_call {
 	char endpoint[SPZ_CALL_STR]; /* path without the query */
 	char model[SPZ_CALL_STR];    /* asked for */
 	char response_model[SPZ_CALL_STR];
+	/* The provider's id for the call: a response header's, else the body's
+	 * own id (headers come first and always win). */
 	char request_id[SPZ_CALL_STR];
-	char body_id[SPZ_CALL_STR]; /* the response body's own id, if no header gave one */
 	bool stream_requested;
 	bool stream; /* the response was an event stream */
 	/* Set by an extractor on a response object or array event: nothing
@@ -83,7 +93,7 @@ struct spz_call {
 	bool truncated;   /* the response ended before its end */
 	bool no_response; /* the connection ended before any response */
 	bool refused;     /* a budget refused it before any byte was sent */
-	struct spz_budget_entry refusal;
+	struct spz_call_refusal refusal;
 	int status;
 	struct spz_usage usage;
 	bool usage_estimated;           /* counted locally (tiktoken), not by the provider */
@@ -97,14 +107,15 @@ struct spz_call {
 		struct {
 			struct spz_usage iterations; /* sum over usage.iterations[] */
 		} anthropic;
-		struct {
-			struct spz_json inner;  /* the model's chunk inside "bytes" */
-			uint8_t quad[4];        /* base64 quantum being gathered */
-			uint8_t quad_len;
-		} bedrock;
 	} x;
+	/* An extractor's larger state, allocated when a response needs it and
+	 * freed with the call (Bedrock's decoder of the model's chunks, 1 KiB:
+	 * in the call itself it made every call's calloc clear it). */
+	void *scratch;
 };
 
+/* Frees a call and what it owns (not its estimate: spz_estimate_free). */
+void spz_call_free(struct spz_call *c);
 void spz_usage_set(struct spz_usage *u, enum spz_usage_field f, int64_t v);
 /* A usage field at a JSON path, for table-driven extractors. */
 struct spz_usage_path {
@@ -124,7 +135,8 @@ bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, 
  * Anthropic's and Cohere's bodies share. */
 void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *ev);
 /* Takes the response's model and its own id from string events at path (the
- * provider's field names: "model"/"id", "modelVersion"/"responseId"...). */
+ * provider's field names: "model"/"id", "modelVersion"/"responseId"...); the
+ * id is the call's request_id unless a response header gave one. */
 void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, const char *path,
 			   const char *model_key, const char *id_key);
 /* Copies a NUL-terminated string into a fixed field, cutting if needed. */

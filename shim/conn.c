@@ -101,8 +101,7 @@ static int req_headers_done(void *ud, enum spz_h1_framing *framing, uint64_t con
 	if (!call)
 		return (c->parse_responses && !push_pending(c, NULL, head)) ? -1 : 0;
 	if (!push_pending(c, call, head)) {
-		free(call->attribution);
-		free(call);
+		spz_call_free(call);
 		return -1;
 	}
 	c->parse_responses = true;

@@ -22,6 +22,7 @@
 #include "http2.h"
 #include "log.h"
 #include "refusal.h"
+#include "zalloc.h"
 
 #define STREAMS_MAX 128
 
@@ -152,12 +153,11 @@ static void req_headers_end(void *ud, uint32_t stream, bool end_stream)
 	struct spz_call *call = spz_call_start(&c->head, c->now);
 	if (!call)
 		return;
-	if (c->stream_count == STREAMS_MAX || !(s = calloc(1, sizeof(*s)))) {
+	if (c->stream_count == STREAMS_MAX || !(s = spz_zalloc(sizeof(*s)))) {
 		if (!c->warned_full)
 			spz_log("more than %d LLM calls at once on one HTTP/2 connection: the rest untracked", STREAMS_MAX);
 		c->warned_full = true;
-		free(call->attribution);
-		free(call);
+		spz_call_free(call);
 		return;
 	}
 	s->id = stream;

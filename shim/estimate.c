@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "pretok.h"
+#include "zalloc.h"
 
 static struct spz_estimate *get(struct spz_call *c)
 {
 	if (!c->estimate)
-		c->estimate = calloc(1, sizeof(*c->estimate));
+		c->estimate = spz_zalloc(sizeof(*c->estimate));
 	return c->estimate;
 }
 

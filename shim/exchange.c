@@ -12,6 +12,7 @@
 #include "extract.h"
 #include "provider.h"
 #include "uuid.h"
+#include "zalloc.h"
 
 static spz_call_sink call_sink;
 static spz_call_attributor call_attributor;
@@ -85,7 +86,7 @@ struct spz_call *spz_call_start(const struct spz_req_head *h, int64_t now_ns)
 	const struct spz_api *api = spz_api_for_request(provider, h->method, h->method_len, h->path, h->path_len);
 	if (!api)
 		return NULL;
-	struct spz_call *call = calloc(1, sizeof(*call));
+	struct spz_call *call = spz_zalloc(sizeof(*call));
 	if (!call)
 		return NULL;
 	call->api = api;
@@ -114,9 +115,21 @@ void spz_call_finish(struct spz_call *call)
 	if (call_sink)
 		call_sink(call);
 	spz_estimate_free(call);
+	spz_call_free(call);
+}
+
+void spz_call_free(struct spz_call *call)
+{
+	free(call->scratch);
 	free(call->attribution);
 	free(call);
 }
+
+/* What the extractors look at: values and where containers begin, never
+ * where they end (a tenth of a body's events). */
+#define EXTRACTOR_EVENTS                                                                                 \
+	((1u << SPZ_JSON_STRING) | (1u << SPZ_JSON_NUMBER) | (1u << SPZ_JSON_TRUE) | (1u << SPZ_JSON_FALSE) | \
+	 (1u << SPZ_JSON_NULL) | (1u << SPZ_JSON_OBJECT) | (1u << SPZ_JSON_ARRAY))
 
 /* ---- request body ------------------------------------------------------ */
 
@@ -144,6 +157,7 @@ void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_
 	b->call = call;
 	spz_decoder_init(&b->dec, coding);
 	spz_json_init(&b->js, req_json_event, call);
+	spz_json_report_only(&b->js, EXTRACTOR_EVENTS);
 	if (call->api->request_string)
 		spz_json_set_chunk_cb(&b->js, req_json_string);
 }
@@ -291,6 +305,7 @@ void spz_resp_body_feed(struct spz_resp_body *b, const char *buf, size_t len, in
 		b->started = true;
 		spz_decoder_init(&b->dec, b->coding);
 		spz_json_init(&b->js, resp_json_event, b);
+		spz_json_report_only(&b->js, EXTRACTOR_EVENTS);
 		if (call->api->response_string)
 			spz_json_set_chunk_cb(&b->js, resp_json_string);
 		spz_sse_init(&b->sse, &sse_callbacks, b);

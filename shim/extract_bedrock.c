@@ -8,6 +8,7 @@
  * InvokeModelWithResponseStream wraps each of the model's chunks as
  * {"bytes": base64} in an event stream message; the last chunk carries
  * amazon-bedrock-invocationMetrics with the counts, whatever the model. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "extract.h"
@@ -104,13 +105,24 @@ static int b64val(uint8_t ch)
 	return -1; /* '=' and anything else */
 }
 
+/* InvokeModel's stream: each event's "bytes" hold a chunk of the model's
+ * own JSON, base64-encoded. */
+struct invoke_scratch {
+	struct spz_json inner; /* the model's chunk inside "bytes" */
+	uint8_t quad[4];       /* base64 quantum being gathered */
+	uint8_t quad_len;
+};
+
 static void invoke_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
 {
 	if (strcmp(path, "bytes") != 0)
 		return;
+	if (!c->scratch && !(c->scratch = malloc(sizeof(struct invoke_scratch))))
+		return; /* no memory: this call's usage goes unread */
+	struct invoke_scratch *x = c->scratch;
 	if (first) {
-		spz_json_init(&c->x.bedrock.inner, inner_event, c);
-		c->x.bedrock.quad_len = 0;
+		spz_json_init(&x->inner, inner_event, c);
+		x->quad_len = 0;
 	}
 	char out[192];
 	size_t n = 0;
@@ -118,37 +130,38 @@ static void invoke_string(struct spz_call *c, const char *path, const char *buf,
 		int v = b64val((uint8_t)buf[i]);
 		if (v < 0)
 			continue;
-		c->x.bedrock.quad[c->x.bedrock.quad_len++] = (uint8_t)v;
-		if (c->x.bedrock.quad_len == 4) {
-			const uint8_t *q = c->x.bedrock.quad;
+		x->quad[x->quad_len++] = (uint8_t)v;
+		if (x->quad_len == 4) {
+			const uint8_t *q = x->quad;
 			out[n++] = (char)(q[0] << 2 | q[1] >> 4);
 			out[n++] = (char)(q[1] << 4 | q[2] >> 2);
 			out[n++] = (char)(q[2] << 6 | q[3]);
-			c->x.bedrock.quad_len = 0;
+			x->quad_len = 0;
 		}
 		if (n + 3 > sizeof(out)) {
-			spz_json_feed(&c->x.bedrock.inner, out, n);
+			spz_json_feed(&x->inner, out, n);
 			n = 0;
 		}
 	}
-	spz_json_feed(&c->x.bedrock.inner, out, n);
+	spz_json_feed(&x->inner, out, n);
 }
 
 static void invoke_value(struct spz_call *c, const struct spz_json_event *ev)
 {
 	/* The "bytes" string has ended: decode what its padding held back. */
-	if (ev->type != SPZ_JSON_STRING || strcmp(ev->path, "bytes") != 0)
+	struct invoke_scratch *x = c->scratch;
+	if (ev->type != SPZ_JSON_STRING || strcmp(ev->path, "bytes") != 0 || !x)
 		return;
-	const uint8_t *q = c->x.bedrock.quad;
+	const uint8_t *q = x->quad;
 	char out[2];
 	size_t n = 0;
-	if (c->x.bedrock.quad_len >= 2)
+	if (x->quad_len >= 2)
 		out[n++] = (char)(q[0] << 2 | q[1] >> 4);
-	if (c->x.bedrock.quad_len == 3)
+	if (x->quad_len == 3)
 		out[n++] = (char)(q[1] << 4 | q[2] >> 2);
-	spz_json_feed(&c->x.bedrock.inner, out, n);
-	spz_json_finish(&c->x.bedrock.inner);
-	c->x.bedrock.quad_len = 0;
+	spz_json_feed(&x->inner, out, n);
+	spz_json_finish(&x->inner);
+	x->quad_len = 0;
 }
 
 const struct spz_api spz_api_bedrock_converse = {

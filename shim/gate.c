@@ -206,7 +206,12 @@ void spz_gate_record_refusal(const struct spz_req_head *h, const struct spz_budg
 	if (call) {
 		call->status = 429;
 		call->refused = true;
-		call->refusal = v->entry;
+		memcpy(call->refusal.budget_id, v->entry.budget_id, sizeof(call->refusal.budget_id));
+		call->refusal.budget_id[sizeof(call->refusal.budget_id) - 1] = '\0';
+		call->refusal.scope = v->entry.scope;
+		call->refusal.period = v->entry.period;
+		call->refusal.limit_pusd = v->entry.limit_pusd;
+		call->refusal.current_pusd = v->entry.current_pusd;
 		spz_call_finish(call);
 	}
 	spz_log("budget %s refused a call of agent \"%s\" to %s%s", v->entry.budget_id, agent, h->host, h->path);

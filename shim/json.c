@@ -77,7 +77,13 @@ void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud)
 	memset(js, 0, offsetof(struct spz_json, ctx_bits));
 	js->cb = cb;
 	js->ud = ud;
+	js->report = ~0u;
 	spz_json_reset(js);
+}
+
+void spz_json_report_only(struct spz_json *js, unsigned mask)
+{
+	js->report = mask;
 }
 
 void spz_json_set_chunk_cb(struct spz_json *js, spz_json_chunk_cb chunk_cb)
@@ -93,7 +99,7 @@ static bool reportable(const struct spz_json *js)
 static void emit(struct spz_json *js, enum spz_json_type type, const char *value,
 		 size_t value_len, bool truncated)
 {
-	if (!js->cb || !reportable(js))
+	if (!((js->report >> type) & 1u) || !js->cb || !reportable(js))
 		return;
 	struct spz_json_event ev = {
 		.type = type,

@@ -52,6 +52,7 @@ struct spz_json {
 	uint8_t resume; /* state to enter after a string/escape completes */
 	bool in_key;
 	bool error;
+	unsigned report; /* bit per enum spz_json_type reported */
 	bool skip_next;      /* spz_json_skip was called during a container's event */
 	bool skip_in_string; /* passing over a container: inside a string */
 	bool skip_escape;    /* ... right after a backslash */
@@ -81,6 +82,9 @@ struct spz_json {
 void spz_json_init(struct spz_json *js, spz_json_cb cb, void *ud);
 /* Streams string values to chunk_cb too (NULL: not). */
 void spz_json_set_chunk_cb(struct spz_json *js, spz_json_chunk_cb chunk_cb);
+/* Reports only the event types whose bits (1u << SPZ_JSON_...) are in mask;
+ * all by default. A consumer that never looks at ends saves their calls. */
+void spz_json_report_only(struct spz_json *js, unsigned mask);
 /* Called from the callback during an SPZ_JSON_OBJECT or SPZ_JSON_ARRAY
  * event: the container just begun is of no interest. It is passed over
  * without events (and without checking that it is well-formed inside)

@@ -146,8 +146,6 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 	KSTR("endpoint", c->endpoint);
 	if (c->request_id[0])
 		KSTR("requestId", c->request_id);
-	else if (c->body_id[0])
-		KSTR("requestId", c->body_id);
 	KINT("pid", (int64_t)spz_pid());
 	KSTR("exe", cfg->exe);
 	spz_jw_raw(&w, "}", 1);

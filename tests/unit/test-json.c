@@ -134,6 +134,24 @@ START_TEST(whole_tokens_match_byte_at_a_time)
 }
 END_TEST
 
+/* A consumer may leave ends unreported: the rest is as before, under every
+ * slicing (and skipped containers still skip). */
+START_TEST(ends_can_go_unreported)
+{
+	const char *doc = "{\"a\":[1,{\"b\":null}],\"c\":{\"d\":\"x\"},\"e\":{\"f\":[true]},\"g\":false} 7 ";
+	for (int mode = 0; mode < SLICE_MODES; mode++) {
+		struct trace t = { 0 };
+		struct spz_json js;
+		spz_json_init(&js, record_event, &t);
+		spz_json_report_only(&js, ~((1u << SPZ_JSON_END) | (1u << SPZ_JSON_DOC_END)));
+		feed_sliced(feed_json, &js, doc, strlen(doc), (enum slicing)mode, 5u + (unsigned)mode);
+		ck_assert_int_eq(spz_json_finish(&js), 0);
+		ck_assert_str_eq(t.text, "obj \narr a\nnum a[]=1\nobj a[]\nnull a[].b\nobj c\nstr c.d=x\nobj e\n"
+					 "arr e.f\ntrue e.f[]\nfalse g\nnum =7\n");
+	}
+}
+END_TEST
+
 START_TEST(long_values_are_cut_not_overflowed)
 {
 	char doc[5000];
@@ -386,6 +404,7 @@ int main(void)
 	TCase *tc = tcase_create("scanner");
 	tcase_add_test(tc, paths_and_values);
 	tcase_add_test(tc, whole_tokens_match_byte_at_a_time);
+	tcase_add_test(tc, ends_can_go_unreported);
 	tcase_add_test(tc, escapes_and_unicode);
 	tcase_add_test(tc, top_level_array_and_sequence);
 	tcase_add_test(tc, long_values_are_cut_not_overflowed);
