@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "scan.h"
@@ -572,6 +573,52 @@ after:
 	goto ended;
 }
 
+/* Passes over a skipped container from i, stop to stop (quotes, escapes,
+ * brackets), without going back to the state dispatch for each: a skipped
+ * body (a whole answer's choices) has a stop every few bytes. Returns where
+ * it stopped (len, or after the container's end, which is reported), or
+ * SIZE_MAX on bad JSON. Inside strings, nothing is checked. */
+static size_t skip_run(struct spz_json *js, const char *buf, size_t i, size_t len)
+{
+	while (i < len) {
+		if (js->skip_escape) {
+			js->skip_escape = false;
+			i++;
+			continue;
+		}
+		if (js->skip_in_string) {
+			i += spz_scan_json_string(buf + i, len - i);
+			if (i >= len)
+				break;
+			if (buf[i] == '"')
+				js->skip_in_string = false;
+			else if (buf[i] == '\\')
+				js->skip_escape = true;
+			i++; /* or a control byte, passed over unchecked */
+			continue;
+		}
+		i += spz_scan_json_skip(buf + i, len - i);
+		if (i >= len)
+			break;
+		char c = buf[i++];
+		if (c == '"') {
+			js->skip_in_string = true;
+		} else if (c == '{' || c == '[') {
+			if (js->depth + ++js->skip_depth >= SPZ_JSON_DEPTH_MAX)
+				return SIZE_MAX;
+		} else if (c == '}' || c == ']') {
+			if (js->skip_depth == 0) {
+				pop(js); /* the skipped container's end, reported */
+				return i;
+			}
+			js->skip_depth--;
+		} else {
+			return SIZE_MAX; /* a backslash outside a string */
+		}
+	}
+	return i;
+}
+
 int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 {
 	size_t i = 0;
@@ -733,35 +780,11 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 			continue; /* c is looked at again in the new state */
 		}
 		case S_SKIP: {
-			if (js->skip_escape) {
-				js->skip_escape = false;
-				break;
-			}
-			size_t j = i + spz_scan_json_skip(buf + i, len - i);
-			if (j > i) {
-				i = j;
-				continue;
-			}
-			if (js->skip_in_string) {
-				if (c == '"')
-					js->skip_in_string = false;
-				else if (c == '\\')
-					js->skip_escape = true;
-			} else if (c == '"') {
-				js->skip_in_string = true;
-			} else if (c == '{' || c == '[') {
-				if (js->depth + ++js->skip_depth >= SPZ_JSON_DEPTH_MAX)
-					goto fail;
-			} else if (c == '}' || c == ']') {
-				if (js->skip_depth == 0) {
-					pop(js); /* the skipped container's end, reported */
-					break;
-				}
-				js->skip_depth--;
-			} else {
-				goto fail; /* a backslash outside a string */
-			}
-			break;
+			size_t j = skip_run(js, buf, i, len);
+			if (j == SIZE_MAX)
+				goto fail;
+			i = j;
+			continue;
 		}
 		case S_LITERAL:
 			if (c != js->lit[js->lit_pos])
