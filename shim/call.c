@@ -47,9 +47,9 @@ void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *e
 {
 	if (ev->depth != 1)
 		return;
-	if (ev->type == SPZ_JSON_STRING && strcmp(ev->path, "model") == 0)
+	if (ev->type == SPZ_JSON_STRING && spz_streq(ev->path, "model"))
 		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
-	else if (strcmp(ev->path, "stream") == 0)
+	else if (spz_streq(ev->path, "stream"))
 		c->stream_requested = ev->type == SPZ_JSON_TRUE;
 }
 

@@ -256,7 +256,8 @@ void spz_resp_body_init(struct spz_resp_body *b, struct spz_call *call)
 static bool content_type_is(const char *v, size_t n, const char *type)
 {
 	size_t t = strlen(type);
-	return n >= t && strncasecmp(v, type, t) == 0 && (n == t || v[t] == ';' || v[t] == ' ');
+	return n >= t && (v[0] | 0x20) == type[0] && strncasecmp(v, type, t) == 0 &&
+	       (n == t || v[t] == ';' || v[t] == ' ');
 }
 
 void spz_resp_body_header(struct spz_resp_body *b, const char *name, size_t nlen, const char *value,

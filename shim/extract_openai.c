@@ -18,9 +18,9 @@ static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 	 * Embeddings always report usage: never estimated. */
 	bool estimable = c->api != &spz_api_openai_embeddings;
 	if (estimable && ev->type == SPZ_JSON_OBJECT &&
-	    (!strcmp(ev->path, "messages[]") || !strcmp(ev->path, "input[]")))
+	    (spz_streq(ev->path, "messages[]") || spz_streq(ev->path, "input[]")))
 		spz_estimate_message(c, false);
-	else if (estimable && ev->type == SPZ_JSON_STRING && !strcmp(ev->path, "messages[].name"))
+	else if (estimable && ev->type == SPZ_JSON_STRING && spz_streq(ev->path, "messages[].name"))
 		spz_estimate_message(c, true);
 	spz_request_model_stream(c, ev);
 }
@@ -36,22 +36,32 @@ static void openai_path(struct spz_call *c, const char *path, size_t len)
 	spz_copy_str(c->model, sizeof(c->model), path + n, end ? (size_t)(end - path) - n : len - n);
 }
 
+/* Paths with their lengths: every string of every body is looked up, and
+ * most differ in length from all of them. */
+struct text_path {
+	const char *path;
+	size_t len;
+};
+#define TEXT_PATH(p) { p, sizeof(p) - 1 }
+
 /* The prompt text, kept in case the response reports no usage. */
-static const char *const prompt_paths[] = {
-	"messages[].role", "messages[].content", "messages[].content[].text", "messages[].name",
-	"prompt", "input", "instructions", "input[].role", "input[].content", "input[].content[].text", NULL,
+static const struct text_path prompt_paths[] = {
+	TEXT_PATH("messages[].role"), TEXT_PATH("messages[].content"), TEXT_PATH("messages[].content[].text"),
+	TEXT_PATH("messages[].name"), TEXT_PATH("prompt"), TEXT_PATH("input"), TEXT_PATH("instructions"),
+	TEXT_PATH("input[].role"), TEXT_PATH("input[].content"), TEXT_PATH("input[].content[].text"), { NULL, 0 },
 };
 
 /* Streamed completion text: chat deltas, legacy completions, Responses. */
-static const char *const completion_paths[] = {
-	"choices[].delta.content", "choices[].delta.tool_calls[].function.arguments", "choices[].text", "delta",
-	"choices[].delta.refusal", NULL,
+static const struct text_path completion_paths[] = {
+	TEXT_PATH("choices[].delta.content"), TEXT_PATH("choices[].delta.tool_calls[].function.arguments"),
+	TEXT_PATH("choices[].text"), TEXT_PATH("delta"), TEXT_PATH("choices[].delta.refusal"), { NULL, 0 },
 };
 
-static int path_index(const char *const *paths, const char *path)
+static int path_index(const struct text_path *paths, const char *path)
 {
-	for (int i = 0; paths[i]; i++)
-		if (spz_streq(paths[i], path))
+	size_t n = strlen(path);
+	for (int i = 0; paths[i].path; i++)
+		if (paths[i].len == n && memcmp(paths[i].path, path, n) == 0)
 			return i;
 	return -1;
 }
