@@ -324,6 +324,12 @@ static size_t ws_end(const char *buf, size_t i, size_t len)
 	return i;
 }
 
+/* Where the whitespace at i (if any) ends. */
+static inline size_t ws_skip(const char *buf, size_t i, size_t len)
+{
+	return i < len && is_ws(buf[i]) ? ws_end(buf, i + 1, len) : i;
+}
+
 static bool is_number_byte(char c)
 {
 	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
@@ -472,8 +478,7 @@ static size_t walk(struct spz_json *js, const char *buf, size_t i, size_t len)
 	}
 value:
 	js->state = S_VALUE;
-	if (i < len && is_ws(buf[i]))
-		i = ws_end(buf, i + 1, len);
+	i = ws_skip(buf, i, len);
 value_here:
 	if (i >= len)
 		return i;
@@ -513,8 +518,7 @@ value_here:
 	i = j;
 	goto ended;
 arr_first:
-	if (i < len && is_ws(buf[i]))
-		i = ws_end(buf, i + 1, len);
+	i = ws_skip(buf, i, len);
 	if (i >= len)
 		return i;
 	if (buf[i] != ']') {
@@ -525,8 +529,7 @@ arr_first:
 	i++;
 	goto ended;
 obj_first:
-	if (i < len && is_ws(buf[i]))
-		i = ws_end(buf, i + 1, len);
+	i = ws_skip(buf, i, len);
 	if (i >= len)
 		return i;
 	if (buf[i] == '}') {
@@ -537,8 +540,7 @@ obj_first:
 	goto key;
 obj_key:
 	js->state = S_OBJ_KEY;
-	if (i < len && is_ws(buf[i]))
-		i = ws_end(buf, i + 1, len);
+	i = ws_skip(buf, i, len);
 	if (i >= len)
 		return i;
 key:
@@ -556,8 +558,7 @@ ended:
 		goto value;
 after:
 	js->state = S_AFTER;
-	if (i < len && is_ws(buf[i]))
-		i = ws_end(buf, i + 1, len);
+	i = ws_skip(buf, i, len);
 	if (i >= len)
 		return i;
 	if (buf[i] == ',') {

@@ -135,7 +135,7 @@ START_TEST(whole_tokens_match_byte_at_a_time)
 END_TEST
 
 /* A consumer may leave ends unreported: the rest is as before, under every
- * slicing (and skipped containers still skip). */
+ * slicing. */
 START_TEST(ends_can_go_unreported)
 {
 	const char *doc = "{\"a\":[1,{\"b\":null}],\"c\":{\"d\":\"x\"},\"e\":{\"f\":[true]},\"g\":false} 7 ";
