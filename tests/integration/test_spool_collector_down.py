@@ -1,6 +1,7 @@
 """With no collector listening, records go to the spool; when the collector
 starts it ingests them all, none lost and none doubled, and a restart adds
 nothing."""
+import ctypes
 import json
 import os
 
@@ -137,17 +138,47 @@ class RecordRing(harness.FreshWorldCase):
         self.assertEqual(len({r["id"] for r in recs}), len(recs))
         w.stop_collector()
 
+    def ring_of_socket(self):
+        """The ring's path as the shims compute it from the socket's."""
+        h = 1469598103934665603
+        for b in self.world.socket.encode():
+            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+        if not os.path.isdir("/dev/shm"):
+            self.skipTest("no /dev/shm here")
+        return "/dev/shm/spaturzu-%d-%016x.ring" % (os.geteuid(), h)
+
+    def test_a_fresh_ring_is_cleared_by_the_collector(self):
+        """tmpfs clears a fallocated page at its first fault: the collector
+        faults every page of a new ring in, so that no host pays for it in
+        the middle of a call. mincore() counts a page only once cleared."""
+        w = self.world
+        ring = self.ring_of_socket()
+        w.start_collector()
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_long]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        fd = os.open(ring, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            addr = libc.mmap(None, size, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED
+            self.assertNotEqual(addr, ctypes.c_void_p(-1).value)
+            pages = (ctypes.c_ubyte * ((size + 4095) // 4096))()
+            self.assertEqual(libc.mincore(addr, size, pages), 0, os.strerror(ctypes.get_errno()))
+            libc.munmap(addr, size)
+        finally:
+            os.close(fd)
+        self.assertEqual(sum(p & 1 for p in pages), len(pages), "every page of the new ring is cleared")
+        w.stop_collector()
+
     def test_a_ring_left_half_made_is_removed(self):
         """A collector killed while it made its ring leaves the file under
         its temporary name (8 MiB of tmpfs); the next collector of that
         socket removes it."""
         w = self.world
-        h = 1469598103934665603
-        for b in w.socket.encode():
-            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-        ring = "/dev/shm/spaturzu-%d-%016x.ring" % (os.geteuid(), h)
-        if not os.path.isdir("/dev/shm"):
-            self.skipTest("no /dev/shm here")
+        ring = self.ring_of_socket()
         stale = ring + ".new-999999"
         with open(stale, "wb") as f:
             f.write(b"\0" * 4096)
