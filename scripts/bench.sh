@@ -2,6 +2,7 @@
 # Overhead of the shim, measured side by side in one run: each workload runs
 # without and with the shim on this machine, and the ratio is printed.
 #   opaque  SSL_write/SSL_read of non-LLM data (memory BIOs)   target <= 1.02
+#           and its instructions (callgrind), which no neighbour moves
 #   llm     a long SSE stream parsed through the shim: MB/s
 #   calls   CPU added per typical streamed call                 target < 50 us
 #   json    the same for a call answered by a whole JSON body
@@ -56,6 +57,19 @@ set -- $(best_pair build/bench/bench-ssl llm $certs 200); llm0=$1 llm1=$2
 set -- $(best_pair build/bench/bench-ssl calls $certs 3000); c0=$1 c1=$2
 # shellcheck disable=SC2086,SC2046
 set -- $(best_pair build/bench/bench-ssl json $certs 3000); j0=$1 j1=$2
+# The opaque path's instructions (valgrind's callgrind, 20 MB): a figure
+# the neighbours cannot move, where the CPU ratio's noise is of the size
+# of the target.
+op_ins=-
+if command -v valgrind >/dev/null; then
+  op_ins=$(for s in 0 1; do
+    if [ "$s" = 1 ]; then pre=$shim; else pre=; fi
+    # shellcheck disable=SC2086
+    env LD_PRELOAD="$pre" SPATURZU_SOCKET="$work/bench.sock" valgrind --tool=callgrind \
+      --callgrind-out-file="$work/opaque.$s.cg" build/bench/bench-ssl opaque $certs 20 >/dev/null 2>&1
+    sed -n 's/^summary: //p' "$work/opaque.$s.cg"
+  done | tr '\n' ' ')
+fi
 mkdir -p "$work/e2e"
 e2e=$(python3 bench/e2e.py "$shim" build/collector/spaturzu build/test-certs "${SPZ_CORPUS_DIR:-$(pwd)/../shared/corpus}" \
   "$work/e2e" 1000 "$rounds")
@@ -77,6 +91,7 @@ if command -v nginx >/dev/null; then
 fi
 echo "workload                                  without    with shim   ratio / figure"
 awk -v a="$op0" -v b="$op1" 'BEGIN { printf "opaque SSL_write/SSL_read, 400 MB       %7.3f s  %7.3f s   %.3f\n", a, b, b / a }'
+echo "$op_ins" | awk 'NF == 2 { printf "the same, 20 MB: instructions (callgrind) %11d %11d   %.4f\n", $1, $2, $2 / $1 }'
 awk -v a="$llm0" -v b="$llm1" 'BEGIN { printf "streamed LLM response parsed, 200 MB    %7.3f s  %7.3f s   %.3f (%.0f MB/s through the shim)\n", a, b, b / a, 200 * 1.048576 / (b - a) }'
 awk -v a="$c0" -v b="$c1" 'BEGIN { printf "3,000 streamed calls of ~4 KB           %7.3f s  %7.3f s   %.1f us CPU added per call\n", a, b, (b - a) * 1e6 / 3000 }'
 awk -v a="$j0" -v b="$j1" 'BEGIN { printf "3,000 whole JSON calls (http.client-like)%7.3f s  %7.3f s   %.1f us CPU added per call\n", a, b, (b - a) * 1e6 / 3000 }'
