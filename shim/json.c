@@ -624,6 +624,8 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
+		/* The walk first; what it leaves (at a byte it has tried), the
+		 * states below take one byte at a time. */
 		if (js->state <= S_AFTER) {
 			size_t j = walk(js, buf, i, len);
 			if (js->state == S_ERROR)
@@ -647,13 +649,6 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 				pop(js);
 				break;
 			}
-			if (c == '"' || c == '-' || (c >= '0' && c <= '9')) {
-				size_t j = c == '"' ? string_whole(js, buf, i, len) : number_whole(js, buf, i, len);
-				if (j != i) {
-					i = j;
-					continue;
-				}
-			}
 			if (value_begin(js, c) < 0)
 				goto fail;
 			break;
@@ -664,11 +659,6 @@ int spz_json_feed(struct spz_json *js, const char *buf, size_t len)
 				continue;
 			}
 			if (c == '"') {
-				size_t j = key_whole(js, buf, i, len);
-				if (j != i) {
-					i = j;
-					continue;
-				}
 				string_begin(js, true);
 				break;
 			}
