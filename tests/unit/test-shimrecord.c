@@ -41,12 +41,20 @@ static void expect_started_at(struct spz_call *c, int64_t ms)
 	json_decref(doc);
 }
 
-START_TEST(started_at_matches_the_c_library)
+/* A call as a request to OpenAI starts it. */
+static struct spz_call *openai_call(void)
 {
 	struct spz_call *c = calloc(1, sizeof(*c));
+	ck_assert_ptr_nonnull(c);
 	strcpy(c->id, "019a0000-0000-7000-8000-000000000000");
 	strcpy(c->provider, "openai");
 	strcpy(c->host, "api.openai.com");
+	return c;
+}
+
+START_TEST(started_at_matches_the_c_library)
+{
+	struct spz_call *c = openai_call();
 	strcpy(c->endpoint, "/v1/chat/completions");
 	c->status = 200;
 	/* Epoch, leap days, century rules (1900 no, 2000 yes, 2100 no), the
@@ -68,10 +76,7 @@ END_TEST
 
 START_TEST(strings_are_escaped_for_a_json_reader)
 {
-	struct spz_call *c = calloc(1, sizeof(*c));
-	strcpy(c->id, "019a0000-0000-7000-8000-000000000000");
-	strcpy(c->provider, "openai");
-	strcpy(c->host, "api.openai.com");
+	struct spz_call *c = openai_call();
 	/* quotes, a backslash, a control byte and invalid UTF-8, past the
 	 * sixteen bytes the vector scan takes at once */
 	strcpy(c->endpoint, "/v1/chat/completions/\"quoted\"/back\\slash/\x01/\xff/end");
