@@ -9,8 +9,13 @@ each, best of ROUNDS, and the ratios:
 The last three are instructions a call (valgrind's callgrind, the
 difference between 200 and 600 calls, so start-up cancels out): a figure
 this machine's noisy neighbours cannot move; "-" without valgrind.
+Then the same calls from the curl command (one process, one keep-alive
+connection, N URLs in a config file): its whole run's CPU and wall seconds
+(start-up included, as a user times the command) and instructions a call:
+  curl_cpu0 curl_cpu1 ratio curl_wall0 curl_wall1 ratio curl_ins0 curl_ins1 ratio
 Usage: e2e.py SHIM SPATURZU CERTS CORPUS WORK N ROUNDS"""
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -56,6 +61,31 @@ for _ in range(n):
 c1 = resource.getrusage(resource.RUSAGE_SELF)
 print(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime, time.monotonic() - t0)
 '''
+CURL_BODY = os.path.join(work, "body.json")
+with open(CURL_BODY, "w") as f:
+    f.write('{"messages": [{"content": "Hello! How are you doing?", "role": "user"}], "model": "gpt-4o", "stream": false}')
+
+
+def curl_command(target, calls):
+    """curl making `calls` calls on one connection: the URLs come from a
+    config file, each answer goes to /dev/null."""
+    cfg = os.path.join(work, "curl.%d.cfg" % calls)
+    with open(cfg, "w") as f:
+        for _ in range(calls):
+            f.write('url = "https://127.0.0.1:%s/v1/chat/completions"\noutput = /dev/null\n' % target)
+    return ["curl", "-sS", "--fail", "--http1.1", "--cacert", os.path.join(certs, "ca.pem"), "-H", "Host: api.openai.com",
+            "-H", "Content-Type: application/json", "-d", "@" + CURL_BODY, "-K", cfg]
+
+
+def timed(cmd, env):
+    """The child's CPU seconds (user + system) and wall seconds."""
+    r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True, preexec_fn=client)
+    r1, t1 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+    return r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, t1 - t0
+
+
+have_curl = subprocess.run(["sh", "-c", "command -v curl"], capture_output=True).returncode == 0
 proxy = None
 proxy_port = None
 if subprocess.run(["sh", "-c", "command -v nginx"], capture_output=True).returncode == 0:
@@ -108,6 +138,10 @@ try:
             best = results.get(label)
             # each figure is its own best over the rounds
             results[label] = (cpu, wall) if best is None else (min(cpu, best[0]), min(wall, best[1]))
+        for label, target, extra in runs[:2] if have_curl else []:
+            cpu, wall = timed(curl_command(target, n), dict(os.environ, **extra))
+            best = results.get("curl " + label)
+            results["curl " + label] = (cpu, wall) if best is None else (min(cpu, best[0]), min(wall, best[1]))
     instructions = {}
     if subprocess.run(["sh", "-c", "command -v valgrind"], capture_output=True).returncode == 0:
         for label, target, extra in runs[:2]:
@@ -123,6 +157,16 @@ try:
                 with open(out) as f:
                     counts.append(next(int(l.split()[1]) for l in f if l.startswith("summary:")))
             instructions[label] = (counts[1] - counts[0]) / (600 - 200)
+            if not have_curl:
+                continue
+            counts = []
+            for calls in (200, 600):
+                out = os.path.join(work, "callgrind.curl.%s.%d" % (label, calls))
+                subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + curl_command(target, calls),
+                               env=dict(os.environ, **extra), capture_output=True, check=True)
+                with open(out) as f:
+                    counts.append(next(int(l.split()[1]) for l in f if l.startswith("summary:")))
+            instructions["curl " + label] = (counts[1] - counts[0]) / (600 - 200)
 finally:
     provider.terminate()
     collector.terminate()
@@ -133,4 +177,10 @@ p = results.get("proxy")
 i0, i1 = instructions.get("without"), instructions.get("with")
 print("%.3f %.3f %.3f %.3f %.3f %.3f %s %s %s %s %s" % (
     a[0], b[0], b[0] / a[0], a[1], b[1], b[1] / a[1], "%.3f" % p[1] if p else "-", "%.3f" % (p[1] / a[1]) if p else "-",
-    "%.0f" % i0 if i0 else "-", "%.0f" % i1 if i1 else "-", "%.3f" % (i1 / i0) if i0 else "-"))
+    "%.0f" % i0 if i0 else "-", "%.0f" % i1 if i1 else "-", "%.3f" % (i1 / i0) if i0 else "-"), end="")
+c0, c1 = results.get("curl without"), results.get("curl with")
+j0, j1 = instructions.get("curl without"), instructions.get("curl with")
+curl_times = ("%.3f %.3f %.3f %.3f %.3f %.3f" % (c0[0], c1[0], c1[0] / c0[0], c0[1], c1[1], c1[1] / c0[1])
+              if c0 else "- - - - - -")
+print(" %s %s %s %s" % (curl_times, "%.0f" % j0 if j0 else "-", "%.0f" % j1 if j1 else "-",
+                        "%.3f" % (j1 / j0) if j0 else "-"))

@@ -12,6 +12,9 @@
 #           times on a machine with noisy neighbours)
 #           and, for comparison, the same calls through nginx as a
 #           TLS-terminating reverse proxy (a proxy gateway's architecture)
+#           and the same 1,000 calls from the curl command (one process,
+#           one connection): CPU and wall time of the whole command, and
+#           instructions a call
 #   ingest  the collector's durable ingest rate                 records/s
 #   forward delivery to a gateway: the faithful stub (Python-bound) and
 #           nginx answering 201 (the collector's own capacity)  records/s
@@ -98,7 +101,10 @@ awk -v a="$j0" -v b="$j1" 'BEGIN { printf "3,000 whole JSON calls (http.client-l
 echo "$e2e" | awk '{ printf "1,000 calls, Python http.client: CPU    %7.3f s  %7.3f s   %.3f\n", $1, $2, $3;
                   printf "1,000 calls, Python http.client: wall   %7.3f s  %7.3f s   %.3f\n", $4, $5, $6;
                   printf "the same through nginx as a TLS proxy   %7.3f s  %7s s   %s (wall, proxy instead of shim)\n", $4, $7, $8;
-                  printf "a Python call, instructions (callgrind) %9s  %9s   %s\n", $9, $10, $11 }'
+                  printf "a Python call, instructions (callgrind) %9s  %9s   %s\n", $9, $10, $11;
+                  printf "1,000 calls, the curl command: CPU      %7.3f s  %7.3f s   %.3f (start-up included)\n", $12, $13, $14;
+                  printf "1,000 calls, the curl command: wall     %7.3f s  %7.3f s   %.3f\n", $15, $16, $17;
+                  printf "a curl call, instructions (callgrind)   %9s  %9s   %s\n", $18, $19, $20 }'
 echo "collector durable ingest, 100,000 records from a C sender       best $rate, median $median records/s ($ingest_cpu us of collector CPU a record)"
 echo "forwarding to the gateway stub (Python, validating)              $fwd_stub records/s"
 echo "forwarding to nginx answering 201 (collector's capacity)         $fwd_nginx records/s"
