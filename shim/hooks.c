@@ -60,6 +60,23 @@ static int ex_index = -1;
 static atomic_uint fork_generation;
 static bool disabled;
 
+/* A call makes about a dozen lookups of its connection's state, each
+ * through OpenSSL's ex_data stack: each thread keeps its last answer. Any
+ * change of any connection's state (set, or freed with its SSL) moves the
+ * epoch and so voids every thread's answer: a freed SSL's address given to
+ * a new one is never taken for the old. */
+static atomic_uint_fast64_t state_epoch;
+static __thread struct {
+	const SSL *ssl;
+	void *state;
+	uint_fast64_t epoch;
+} state_seen __attribute__((tls_model("initial-exec")));
+
+static void state_changed(void)
+{
+	atomic_fetch_add_explicit(&state_epoch, 1, memory_order_acq_rel);
+}
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -199,6 +216,7 @@ static int ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d,
 static void ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
 	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	state_changed(); /* before the free: no thread keeps this SSL's state */
 	if (ptr && ptr != IGNORED)
 		tracked_free(ptr);
 }
@@ -249,9 +267,16 @@ static bool ready(void)
 
 static void *get_state(SSL *s)
 {
+	uint_fast64_t epoch = atomic_load_explicit(&state_epoch, memory_order_acquire);
+	if (state_seen.ssl == s && state_seen.epoch == epoch)
+		return state_seen.state;
 	typedef void *(*fn)(const SSL *, int);
 	fn get = (fn)spz_real(SPZ_FN_SSL_get_ex_data);
-	return get ? get(s, ex_index) : IGNORED;
+	void *v = get ? get(s, ex_index) : IGNORED;
+	state_seen.ssl = s;
+	state_seen.state = v;
+	state_seen.epoch = epoch; /* read before the lookup: a change since voids it */
+	return v;
 }
 
 static void set_state(SSL *s, void *v)
@@ -260,6 +285,7 @@ static void set_state(SSL *s, void *v)
 	fn set = (fn)spz_real(SPZ_FN_SSL_set_ex_data);
 	if (set)
 		set(s, ex_index, v);
+	state_changed();
 }
 
 /* The tracked state to feed, with its busy flag taken; NULL to pass through. */

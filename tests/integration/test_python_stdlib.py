@@ -62,6 +62,36 @@ class PythonStdlib(harness.Case):
             self.assertEqual(rec["usageSource"], "tiktoken")  # never zeros passed off as the provider's
             self.assertGreater(rec["promptTokens"], 0)
 
+    def test_a_connection_at_a_freed_ones_address_is_its_own(self):
+        # Each round frees a connection the shim passed over (not HTTP) and
+        # opens an LLM call, whose SSL object glibc gives the freed one's
+        # address: the shim's per-thread memory of the last connection's
+        # state must not take the call for the freed connection.
+        code = """
+import http.client, socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+body = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}'
+for _ in range(3):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="api.openai.com")
+    s.sendall(b"\\x16 not HTTP at all\\r\\n\\r\\n")
+    s.close()
+    del s
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+    c.request("POST", "/v1/chat/completions", body=body,
+              headers={"Host": "api.openai.com", "Content-Type": "application/json"})
+    r = c.getresponse()
+    print(r.status, len(r.read()))
+    c.close()
+"""
+        before = len(self.world.records())
+        out = self.world.run([harness.CLIENT_PYTHON, "-c", code, str(self.world.port), self.world.ca],
+                             SPATURZU_AGENT="reuse-agent").stdout
+        self.assertEqual(len(out.splitlines()), 3, out)
+        recs = [r for r in self.world.wait_records(before + 3)[before:] if r["agentName"] == "reuse-agent"]
+        self.assertEqual(len(recs), 3, self.world.shim_log())
+        self.assertEqual({r["status"] for r in recs}, {200})
+
 
 if __name__ == "__main__":
     harness.main()
