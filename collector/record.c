@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../shim/json.h"
+#include "../shim/scan.h"
 
 const char *const spz_token_names[SPZ_TOK_COUNT] = {
 	[SPZ_TOK_PROMPT] = "promptTokens",
@@ -370,6 +371,9 @@ static int decode_fast(const char *buf, size_t len, struct spz_record *rec)
 	/* No control bytes (the shim writes compact JSON), no escapes (their
 	 * decoding rules are jansson's to apply), valid UTF-8 only. */
 	for (size_t i = 0; i < len; i++) {
+		i += spz_scan_printable_no_bslash(buf + i, len - i); /* most of a record */
+		if (i == len)
+			break;
 		unsigned char c = (unsigned char)buf[i];
 		if (c < 0x20 || c == 0x7f || (c == '\\' && i + 1 < len && buf[i + 1] == 'u'))
 			return 1;

@@ -107,6 +107,32 @@ static inline size_t spz_scan_plain_ascii(const char *s, size_t n)
 	return i;
 }
 
+/* The length of s's prefix of printable ASCII (0x20-0x7e) but '\\': what
+ * the collector's record check passes over before it looks at a byte. */
+static inline size_t spz_scan_printable_no_bslash(const char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f), c7f = _mm_set1_epi8(0x7f);
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f); /* x <= 0x1f */
+		__m128i high = _mm_cmpeq_epi8(_mm_min_epu8(x, c7f), c7f); /* x >= 0x7f */
+		__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(x, bslash), _mm_or_si128(ctl, high));
+		unsigned m = (unsigned)_mm_movemask_epi8(stop);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			break;
+		i++;
+	}
+	return i;
+}
+
 /* Whether c is an RFC 9110 token character (tchar): visible ASCII but the
  * delimiters "(),/:;<=>?@[\]{}. */
 static inline int spz_is_tchar(unsigned char c)

@@ -31,6 +31,11 @@ static bool stops_plain_ascii(unsigned char c)
 	return c == '"' || c == '\\' || c < 0x20 || c >= 0x7f;
 }
 
+static bool stops_printable_no_bslash(unsigned char c)
+{
+	return c == '\\' || c < 0x20 || c >= 0x7f;
+}
+
 /* RFC 9110 5.6.2, as written there: tchar = "!" / "#" / "$" / "%" / "&" /
  * "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
 static bool stops_tchar(unsigned char c)
@@ -94,6 +99,7 @@ START_TEST(scans_agree_with_the_byte_rules)
 	check_all(spz_scan_json_string, stops_json_string);
 	check_all(spz_scan_json_skip, stops_json_skip);
 	check_all(spz_scan_plain_ascii, stops_plain_ascii);
+	check_all(spz_scan_printable_no_bslash, stops_printable_no_bslash);
 	check_all(spz_scan_spaces, stops_spaces);
 	check_all(spz_scan_tchar, stops_tchar);
 	ck_assert_uint_eq(mismatches, 0);
