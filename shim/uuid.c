@@ -52,22 +52,22 @@ static void random_bytes(uint8_t *b, size_t n)
 		rng[0] = s0;
 		s1 ^= s1 << 23;
 		rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-		for (size_t k = 0; k < 8 && i + k < n; k++)
-			b[i + k] = (uint8_t)(r >> (8 * k));
+		memcpy(b + i, &r, n - i < 8 ? n - i : 8); /* random bytes: their order is no matter */
 	}
 }
 
+/* Hex pairs at fixed places: the dashes after the 4th, 6th, 8th and 10th
+ * bytes (8-4-4-4-12). */
 static void format(char out[SPZ_UUID_STR], const uint8_t b[16])
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
+	static const uint8_t at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
 	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[n++] = '-';
-		out[n++] = hex[b[i] >> 4];
-		out[n++] = hex[b[i] & 15];
+		out[at[i]] = hex[b[i] >> 4];
+		out[at[i] + 1] = hex[b[i] & 15];
 	}
-	out[n] = '\0';
+	out[8] = out[13] = out[18] = out[23] = '-';
+	out[36] = '\0';
 }
 
 /* rand_a as a counter within a millisecond (RFC 9562 6.2, method 1), so one

@@ -220,6 +220,28 @@ START_TEST(uuid_v7_sorts_within_a_thread)
 }
 END_TEST
 
+/* RFC 9562 5.7: the first 48 bits are the Unix time in milliseconds, then
+ * the version; 8-4-4-4-12 lowercase hex digits. */
+START_TEST(uuid_v7_spells_its_time_and_layout)
+{
+	char id[SPZ_UUID_STR];
+	spz_uuid_v7(id, 0x0123456789abLL);
+	ck_assert_msg(strncmp(id, "01234567-89ab-7", 15) == 0, "%s", id);
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			ck_assert_int_eq(id[i], '-');
+		else
+			ck_assert_msg(strchr("0123456789abcdef", id[i]) && id[i], "%s at %d", id, i);
+	}
+	ck_assert_int_eq(id[36], '\0');
+	char v4[SPZ_UUID_STR];
+	spz_uuid_v4(v4);
+	ck_assert_uint_eq(strlen(v4), 36);
+	ck_assert_int_eq(v4[14], '4');
+	ck_assert(strchr("89ab", v4[19]) != NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("attr");
@@ -232,6 +254,7 @@ int main(void)
 	tcase_add_test(tc, headers_win);
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, uuid_v7_sorts_within_a_thread);
+	tcase_add_test(tc, uuid_v7_spells_its_time_and_layout);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
