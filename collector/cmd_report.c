@@ -89,6 +89,11 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "spaturzu report: --now '%s' is not a time such as 2026-11-23T12:00Z\n", now_arg);
 		return EXIT_USAGE;
 	}
+	/* Windows end at now, excluded, and calls carry milliseconds: the
+	 * clock's now is the end of this second, or a call made earlier in it
+	 * would be left out. */
+	if (!now_arg)
+		now++;
 	char since[40] = "", until[40] = "";
 	if (since_arg && spend_parse_time(since_arg, now, since, sizeof(since)) < 0) {
 		fprintf(stderr, "spaturzu report: --since '%s' is not a date (2026-11-01), a UTC time "

@@ -178,6 +178,33 @@ class RunAndReport(harness.FreshWorldCase):
         self.assertIn("no database at", p.stderr)
 
 
+    def test_report_counts_a_call_of_this_very_second(self):
+        # Records carry milliseconds; a report's window ends, excluded, at
+        # "now". A call made earlier in the same second is in the past and
+        # must be counted, by the text report and the HTML one alike.
+        self.world.start_collector()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        page = os.path.join(self.world.dir, "now.html")
+        for attempt in range(10):
+            while time.time() % 1 > 0.3:  # early in a second: room for the rest
+                time.sleep(0.02)
+            second = int(time.time())
+            r = dict(id=str(uuid.uuid4()), provider="openai", model="gpt-4o", agentName="this-second-%d" % attempt,
+                     agentPath=["x"], runId=str(uuid.uuid4()), status=200, promptTokens=1, completionTokens=1,
+                     startedAt=time.strftime("%Y-%m-%dT%H:%M:%S.001Z", time.gmtime(second)))
+            s.sendto(json.dumps(r).encode(), self.world.socket)
+            self.world.wait_records(attempt + 1)
+            j = json.loads(self.spaturzu("report", "--json").stdout)
+            self.spaturzu("report", "--html", page)
+            if int(time.time()) != second:
+                continue  # the second ended first: this round proves nothing
+            for w in j["windows"]:
+                self.assertIn(r["agentName"], [row["key"] for row in w["rows"]], w)
+            with open(page) as f:
+                self.assertIn(r["agentName"], f.read())
+            return
+        self.fail("no round fitted in one second")
+
     def test_html_report_renders_in_chromium(self):
         import shutil
         browser = shutil.which("chromium")
