@@ -395,8 +395,9 @@ int cmd_run(int argc, char **argv)
 			if (spend_query(store.db, "path", NULL, NULL, run_id, &s) == 0) {
 				char title[200], cost[48];
 				spend_format_usd(s.total.cost_pusd, cost, sizeof(cost));
-				snprintf(title, sizeof(title), "\nspaturzu: run %s: %lld calls, %s USD%s", run_id,
-					 (long long)s.total.calls, cost, s.total.unpriced ? " and unpriced calls" : "");
+				snprintf(title, sizeof(title), "\nspaturzu: run %s: %lld %s, %s USD%s", run_id,
+					 (long long)s.total.calls, spend_calls_word(s.total.calls), cost,
+					 s.total.unpriced ? " and unpriced calls" : "");
 				spend_print_table(stderr, &s, title);
 				spend_free(&s);
 			}

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "ingest.h"
 #include "../common/money.h"
+#include "spend.h"
 #include "store.h"
 
 static const char usage[] =
@@ -181,8 +182,8 @@ static void print_text(json_t *o)
 	else
 		printf("collector   NOT RUNNING: start it with `spaturzu collector`; shims spool meanwhile\n");
 	printf("socket      %s\n", str(c, "socket", ""));
-	printf("database    %s: %lld calls, %.1f MB, newest %s\n", str(d, "path", ""),
-	       (long long)json_integer_value(json_object_get(d, "calls")),
+	long long stored = (long long)json_integer_value(json_object_get(d, "calls"));
+	printf("database    %s: %lld %s, %.1f MB, newest %s\n", str(d, "path", ""), stored, spend_calls_word(stored),
 	       (double)json_integer_value(json_object_get(d, "bytes")) / 1e6, str(d, "newest", "-"));
 	printf("spool       %s: %lld files waiting\n", str(sp, "path", ""),
 	       (long long)json_integer_value(json_object_get(sp, "filesWaiting")));

@@ -100,8 +100,9 @@ static void print_node(const struct node *n, json_t *calls, const char *prefix, 
 	spend_group_digits(n->sub_input, in, sizeof(in));
 	spend_group_digits(n->sub_output, out, sizeof(out));
 	if (!root)
-		printf("%s%s%s  (%lld calls, %s in, %s out, %s USD%s)\n", prefix, last ? "└─ " : "├─ ", n->name,
-		       (long long)n->sub_calls, in, out, cost, n->sub_unpriced ? " + unpriced" : "");
+		printf("%s%s%s  (%lld %s, %s in, %s out, %s USD%s)\n", prefix, last ? "└─ " : "├─ ", n->name,
+		       (long long)n->sub_calls, spend_calls_word(n->sub_calls), in, out, cost,
+		       n->sub_unpriced ? " + unpriced" : "");
 	char deeper[512];
 	snprintf(deeper, sizeof(deeper), "%s%s", prefix, root ? "" : last ? "   " : "│  ");
 	size_t items = n->ncalls + n->nkids;
@@ -264,7 +265,8 @@ int cmd_trace(int argc, char **argv)
 		char cost[48];
 		spend_format_usd(root->sub_cost, cost, sizeof(cost));
 		json_t *first = json_array_get(calls, 0), *last = json_array_get(calls, json_array_size(calls) - 1);
-		printf("run %s: %lld calls, %s USD%s, %s to %s\n", run_id, (long long)root->sub_calls, cost,
+		printf("run %s: %lld %s, %s USD%s, %s to %s\n", run_id, (long long)root->sub_calls,
+		       spend_calls_word(root->sub_calls), cost,
 		       root->sub_unpriced ? " + unpriced calls" : "",
 		       json_string_value(json_object_get(first, "startedAt")) ?: "?",
 		       json_string_value(json_object_get(last, "startedAt")) ?: "?");

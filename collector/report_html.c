@@ -231,10 +231,12 @@ int report_html(FILE *f, sqlite3 *db, int64_t now)
 	fputs("<div class=\"kpis\">", f);
 	fputs("<div class=\"kpi\">Last 7 days<b>$", f);
 	money(f, agents7.total.cost_pusd);
-	fprintf(f, "</b>%lld calls</div><div class=\"kpi\">Last 30 days<b>$", (long long)agents7.total.calls);
+	fprintf(f, "</b>%lld %s</div><div class=\"kpi\">Last 30 days<b>$", (long long)agents7.total.calls,
+		spend_calls_word(agents7.total.calls));
 	money(f, agents30.total.cost_pusd);
-	fprintf(f, "</b>%lld calls</div><div class=\"kpi\">Agents (30 days)<b>%zu</b>%zu models</div></div>\n",
-		(long long)agents30.total.calls, agents30.count, models.count);
+	fprintf(f, "</b>%lld %s</div><div class=\"kpi\">Agents (30 days)<b>%zu</b>%zu %s</div></div>\n",
+		(long long)agents30.total.calls, spend_calls_word(agents30.total.calls), agents30.count, models.count,
+		models.count == 1 ? "model" : "models");
 	fputs("<h2>Cost per agent per day, last 30 days</h2>\n", f);
 	daily_chart(f, db, &agents30, now, 30);
 	fputs("<h2>Share of cost per model, last 30 days</h2>\n", f);

@@ -195,14 +195,15 @@ void spend_print_table(FILE *out, const struct spend *s, const char *title)
 		print_row(out, &s->rows[i], s->total.cost_pusd, w);
 	print_row(out, &s->total, s->total.cost_pusd, w);
 	if (s->total.estimated)
-		fprintf(out, "~ includes %lld calls whose tokens were estimated locally (streams without usage)\n",
-			(long long)s->total.estimated);
+		fprintf(out, "~ includes %lld %s whose tokens were estimated locally (streams without usage)\n",
+			(long long)s->total.estimated, spend_calls_word(s->total.estimated));
 	if (s->total.unpriced)
-		fprintf(out, "* %lld calls have no price: their cost is unknown, not counted (see `spaturzu status`)\n",
-			(long long)s->total.unpriced);
+		fprintf(out, "* %lld %s no price: %s cost is unknown, not counted (see `spaturzu status`)\n",
+			(long long)s->total.unpriced, s->total.unpriced == 1 ? "call has" : "calls have",
+			s->total.unpriced == 1 ? "its" : "their");
 	if (s->total.refused)
-		fprintf(out, "  %lld calls were refused by a budget before reaching the provider\n",
-			(long long)s->total.refused);
+		fprintf(out, "  %lld %s refused by a budget before reaching the provider\n",
+			(long long)s->total.refused, s->total.refused == 1 ? "call was" : "calls were");
 }
 
 static json_t *row_json(const struct spend_row *r, const char *key_name, int64_t total_cost)

@@ -50,4 +50,10 @@ void spend_group_digits(int64_t v, char *out, size_t cap);
 /* Exact USD with at least 2 decimals: "0.0825", "12.50". */
 void spend_format_usd(int64_t pusd, char *out, size_t cap);
 
+/* "call" or "calls", as n says. */
+static inline const char *spend_calls_word(long long n)
+{
+	return n == 1 ? "call" : "calls";
+}
+
 #endif

@@ -71,7 +71,7 @@ class RunAndReport(harness.FreshWorldCase):
         self.assertIn("run %s: 3 calls, 0.01071025 USD" % run_id, lines[0])
         self.assertTrue(lines[1].startswith("└─ pipeline  (3 calls, 31 in, 451 out, 0.01071025 USD)"), t)
         self.assertTrue(any("├─ researcher  (2 calls, 28 in, 60 out, 0.00067 USD)" in l for l in lines), t)
-        self.assertTrue(any("└─ writer  (1 calls, 3 in, 391 out, 0.01004025 USD)" in l for l in lines), t)
+        self.assertTrue(any("└─ writer  (1 call, 3 in, 391 out, 0.01004025 USD)" in l for l in lines), t)
         self.assertEqual(sum(" gpt-4o-2024-08-06 " in l for l in lines), 2, t)
         tj = json.loads(self.spaturzu("trace", "--json", run_id).stdout)
         self.assertEqual(tj["runId"], run_id)
