@@ -185,12 +185,13 @@ static void print_text(json_t *o)
 	long long stored = (long long)json_integer_value(json_object_get(d, "calls"));
 	printf("database    %s: %lld %s, %.1f MB, newest %s\n", str(d, "path", ""), stored, spend_calls_word(stored),
 	       (double)json_integer_value(json_object_get(d, "bytes")) / 1e6, str(d, "newest", "-"));
-	printf("spool       %s: %lld files waiting\n", str(sp, "path", ""),
-	       (long long)json_integer_value(json_object_get(sp, "filesWaiting")));
+	long long spooled = (long long)json_integer_value(json_object_get(sp, "filesWaiting"));
+	printf("spool       %s: %lld %s waiting\n", str(sp, "path", ""), spooled, spooled == 1 ? "file" : "files");
 	printf("forwarding  %s%s%s\n", str(f, "state", "?"), json_is_string(json_object_get(f, "url")) ? ": " : "",
 	       str(f, "url", ""));
 	bool off = strncmp(str(f, "state", ""), "off", 3) == 0;
-	printf("  backlog   %lld records %s", (long long)json_integer_value(json_object_get(f, "backlog")),
+	long long backlog = (long long)json_integer_value(json_object_get(f, "backlog"));
+	printf("  backlog   %lld %s %s", backlog, backlog == 1 ? "record" : "records",
 	       off ? "kept locally, sent if forwarding is turned on" : "waiting");
 	if (json_integer_value(json_object_get(f, "backlog")) && !off)
 		printf(" (oldest %s), %lld after failed attempts", str(f, "oldestWaiting", "-"),
@@ -207,7 +208,9 @@ static void print_text(json_t *o)
 	       json_is_string(json_object_get(pr, "overrides")) ? "; overrides from " : "", str(pr, "overrides", ""));
 	json_t *unknown = json_object_get(pr, "unknownModels");
 	if (json_array_size(unknown)) {
-		printf("unpriced    %zu models have no price; their calls have a null cost:\n", json_array_size(unknown));
+		printf("unpriced    %zu %s no price; %s calls have a null cost:\n", json_array_size(unknown),
+		       json_array_size(unknown) == 1 ? "model has" : "models have",
+		       json_array_size(unknown) == 1 ? "its" : "their");
 		size_t i;
 		json_t *u;
 		json_array_foreach(unknown, i, u)

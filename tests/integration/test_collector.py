@@ -156,6 +156,7 @@ class Collector(harness.FreshWorldCase):
         text = self.spaturzu("status", "--socket", self.world.socket, "--spool", self.world.spool).stdout
         self.assertIn("acme-llm-7b", text)
         self.assertIn("3 records waiting", text)
+        self.assertIn("1 model has no price; its calls have a null cost", text)
         self.assertNotIn("spa_x", text + json.dumps(st) + self.world.collector_log())
 
         # A price for it, SIGHUP: the stored call gets its cost.
