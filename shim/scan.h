@@ -79,9 +79,9 @@ static inline size_t spz_scan_json_skip(const char *s, size_t n)
 	return i;
 }
 
-/* The length of s's prefix that the record writer copies as it is:
- * printable ASCII (0x20-0x7e) but '"' and '\\'. */
-static inline size_t spz_scan_plain_ascii(const char *s, size_t n)
+/* The length of s's prefix of printable ASCII (0x20-0x7e) but '\\' and,
+ * when stop_at_quote, '"'. A constant stop_at_quote folds away inlined. */
+static inline size_t spz_scan_printable(const char *s, size_t n, int stop_at_quote)
 {
 	size_t i = 0;
 #ifdef __SSE2__
@@ -91,8 +91,9 @@ static inline size_t spz_scan_plain_ascii(const char *s, size_t n)
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
 		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f); /* x <= 0x1f */
 		__m128i high = _mm_cmpeq_epi8(_mm_min_epu8(x, c7f), c7f); /* x >= 0x7f */
-		__m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-					    _mm_or_si128(ctl, high));
+		__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(x, bslash), _mm_or_si128(ctl, high));
+		if (stop_at_quote)
+			stop = _mm_or_si128(stop, _mm_cmpeq_epi8(x, quote));
 		unsigned m = (unsigned)_mm_movemask_epi8(stop);
 		if (m)
 			return i + (size_t)__builtin_ctz(m);
@@ -100,37 +101,24 @@ static inline size_t spz_scan_plain_ascii(const char *s, size_t n)
 #endif
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+		if (c < 0x20 || c >= 0x7f || c == '\\' || (stop_at_quote && c == '"'))
 			break;
 		i++;
 	}
 	return i;
 }
 
-/* The length of s's prefix of printable ASCII (0x20-0x7e) but '\\': what
- * the collector's record check passes over before it looks at a byte. */
+/* What the record writer copies as it is: printable ASCII but '"' and '\\'. */
+static inline size_t spz_scan_plain_ascii(const char *s, size_t n)
+{
+	return spz_scan_printable(s, n, 1);
+}
+
+/* What the collector's record check passes over before it looks at a byte:
+ * printable ASCII but '\\'. */
 static inline size_t spz_scan_printable_no_bslash(const char *s, size_t n)
 {
-	size_t i = 0;
-#ifdef __SSE2__
-	const __m128i bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f), c7f = _mm_set1_epi8(0x7f);
-	for (; i + 16 <= n; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f); /* x <= 0x1f */
-		__m128i high = _mm_cmpeq_epi8(_mm_min_epu8(x, c7f), c7f); /* x >= 0x7f */
-		__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(x, bslash), _mm_or_si128(ctl, high));
-		unsigned m = (unsigned)_mm_movemask_epi8(stop);
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
-	}
-#endif
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '\\')
-			break;
-		i++;
-	}
-	return i;
+	return spz_scan_printable(s, n, 0);
 }
 
 /* Whether c is an RFC 9110 token character (tchar): visible ASCII but the
