@@ -9,6 +9,7 @@ PACKAGES="
   check libsqlite3-dev sqlite3 libjansson-dev
   zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev
   python3 python3-requests python3-httpx python3-h2 python3-aiohttp
+  php-cli php-curl ruby
   python3-brotli python3-zstandard
   node-cjs-module-lexer node-undici node-acorn
   valgrind

@@ -19,6 +19,7 @@
 #include "gate.h"
 #include "config.h"
 #include "conn.h"
+#include "deepbind.h"
 #include "conn_h2.h"
 #include "emit.h"
 #include "log.h"
@@ -809,6 +810,7 @@ SPZ_EXPORT int SSL_clear(SSL *s)
 __attribute__((constructor)) static void shim_loaded(void)
 {
 	const struct spz_config *cfg = spz_config();
+	spz_deepbind_enable(!cfg->disabled);
 	if (!cfg->disabled)
 		spz_attr_export(&cfg->attr);
 }

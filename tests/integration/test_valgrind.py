@@ -1,12 +1,13 @@
 """valgrind memcheck over curl with the shim: HTTP/1.1 and HTTP/2, a stream
 estimated locally, a gzip body, an AWS event stream, a request that is not an
-LLM call. Any memory error, or a definite leak, fails. Plain build only:
+LLM call; and a deep-bound client plugin. Any memory error, or a definite leak, fails. Plain build only:
 valgrind and ASan do not mix."""
 import shutil
 import unittest
 
 import harness
 from test_curl_h1 import curl_call
+from test_deepbind import deep_plugin_argv
 
 CALLS = [
     ("openai/chat_stream_no_usage_gpt35_2023", "chunked", "--http1.1"),
@@ -37,6 +38,18 @@ class Valgrind(harness.Case):
         self.assertEqual(len(recs), len(CALLS))
         for rec, (case, _, _) in zip(recs, CALLS):
             self.assertRecordMatches(rec, case, agent="valgrind")
+
+    def test_deep_bound_plugin(self):
+        """The rebinding of a deep-binding load (deepbind.c), which the
+        sanitizer build cannot run, and the call made through it."""
+        before = len(self.world.records())
+        for kind in ("lazy", "noplt"):
+            self.memcheck(deep_plugin_argv(self.world, kind, "valgrind-deep"))
+        recs = self.world.wait_records(before + 2)[before:]
+        self.assertEqual(len(recs), 2)
+        for rec in recs:
+            self.assertRecordMatches(rec, "openai/chat_nonstream_gpt4o_usage_details")
+            self.assertEqual(rec["agentName"], "valgrind-deep")  # the plugin's x-spaturzu-agent header
 
 
 if __name__ == "__main__":

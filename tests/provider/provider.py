@@ -206,6 +206,8 @@ class Handler(socketserver.BaseRequestHandler):
                     time.sleep(float(headers["x-test-delay-ms"]) / 1000.0)
                 if not self.replay(case, method, framing):
                     return
+                if "close" in headers.get("connection", "").lower():
+                    return  # asked to close after this answer (PHP's https:// streams read to the end)
         except (ConnectionError, ssl.SSLError, OSError, ValueError):
             return
 
