@@ -13,9 +13,15 @@ Then the same calls from the curl command (one process, one keep-alive
 connection, N URLs in a config file): its whole run's CPU and wall seconds
 (start-up included, as a user times the command) and instructions a call:
   curl_cpu0 curl_cpu1 ratio curl_wall0 curl_wall1 ratio curl_ins0 curl_ins1 ratio
+Last, the median over the rounds of each round's own ratio (with and without
+the shim run back to back in one round, so a noisy spell slows both), which
+on a machine with noisy neighbours is the steadier figure (the best of each
+series may come from different spells), and its interquartile range:
+  cpu lo hi  wall lo hi  proxy_wall lo hi  curl_cpu lo hi  curl_wall lo hi
 Usage: e2e.py SHIM SPATURZU CERTS CORPUS WORK N ROUNDS"""
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -123,6 +129,7 @@ http {
         except OSError:
             time.sleep(0.02)
 results = {}
+rounds_seen = {}  # label -> [(cpu, wall)] in round order
 try:
     runs = [("without", port, {}), ("with", port, {"LD_PRELOAD": shim, "SPATURZU_SOCKET": sock})]
     if proxy_port:
@@ -135,11 +142,13 @@ try:
             out = subprocess.run(["/usr/bin/python3", "-c", CLIENT, target, os.path.join(certs, "ca.pem"), str(n)],
                                  env=env, capture_output=True, text=True, check=True, preexec_fn=client).stdout.split()
             cpu, wall = float(out[0]), float(out[1])
+            rounds_seen.setdefault(label, []).append((cpu, wall))
             best = results.get(label)
             # each figure is its own best over the rounds
             results[label] = (cpu, wall) if best is None else (min(cpu, best[0]), min(wall, best[1]))
         for label, target, extra in runs[:2] if have_curl else []:
             cpu, wall = timed(curl_command(target, n), dict(os.environ, **extra))
+            rounds_seen.setdefault("curl " + label, []).append((cpu, wall))
             best = results.get("curl " + label)
             results["curl " + label] = (cpu, wall) if best is None else (min(cpu, best[0]), min(wall, best[1]))
     instructions = {}
@@ -183,4 +192,18 @@ j0, j1 = instructions.get("curl without"), instructions.get("curl with")
 curl_times = ("%.3f %.3f %.3f %.3f %.3f %.3f" % (c0[0], c1[0], c1[0] / c0[0], c0[1], c1[1], c1[1] / c0[1])
               if c0 else "- - - - - -")
 print(" %s %s %s %s" % (curl_times, "%.0f" % j0 if j0 else "-", "%.0f" % j1 if j1 else "-",
-                        "%.3f" % (j1 / j0) if j0 else "-"))
+                        "%.3f" % (j1 / j0) if j0 else "-"), end="")
+
+
+def paired(base, label, i):
+    """Median and quartiles of the rounds' own ratios, as "m lo hi"."""
+    a, b = rounds_seen.get(base), rounds_seen.get(label)
+    if not a or not b:
+        return "- - -"
+    r = sorted(y[i] / x[i] for x, y in zip(a, b))
+    q = len(r) // 4
+    return "%.3f %.3f %.3f" % (statistics.median(r), r[q], r[-q - 1])
+
+
+print(" " + " ".join([paired("without", "with", 0), paired("without", "with", 1), paired("without", "proxy", 1),
+                      paired("curl without", "curl with", 0), paired("curl without", "curl with", 1)]))
