@@ -32,35 +32,44 @@ def read_response(f):
 '''
 
 
+def breach_budgets(world):
+    """A collector (gateway stand-in returned) whose budgets file caps agent
+    "blocked" (hard cap) and "watched" (alert), with spend that breaches
+    both, once the budget map says so."""
+    cfg = os.path.join(world.dir, "config", "spaturzu")
+    os.makedirs(cfg)
+    with open(os.path.join(cfg, "budgets.json"), "w") as f:
+        json.dump({"budgets": [
+            {"id": "blocked-daily", "scope": "agent", "agent": "blocked", "period": "daily",
+             "limitUsd": "0.001", "enforcement": "hard_cap"},
+            {"id": "watched", "scope": "agent", "agent": "watched", "period": "daily",
+             "limitUsd": "0.001", "enforcement": "alert"}]}, f)
+    gw = harness.Gateway(world.dir)
+    world.start_collector(["--gateway", gw.url])
+    # Spend that breaches both budgets: 1,000 input tokens of gpt-4o each.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    for i, agent in enumerate(("blocked", "watched")):
+        s.sendto(json.dumps({"id": str(uuid.UUID(int=(0x019e << 112) | (7 << 76) | (0x8 << 60) | i)),
+                             "provider": "openai", "model": "gpt-4o", "status": 200, "promptTokens": 1000,
+                             "agentName": agent, "startedAt": now}).encode(), world.socket)
+    s.close()
+    out = ""
+    end = time.time() + 10
+    while "BREACHED" not in out and time.time() < end:
+        time.sleep(0.1)
+        out = subprocess.run([harness.SPATURZU, "budgets"], capture_output=True, text=True,
+                             env=world.collector_env(SPATURZU_DB=world.db)).stdout
+    if "BREACHED" not in out:
+        raise AssertionError("the budgets were not breached: " + out)
+    time.sleep(0.5)  # the map follows within 200 ms
+    return gw
+
+
 class BudgetGate(harness.FreshWorldCase):
     def setUp(self):
         super().setUp()
-        cfg = os.path.join(self.world.dir, "config", "spaturzu")
-        os.makedirs(cfg)
-        with open(os.path.join(cfg, "budgets.json"), "w") as f:
-            json.dump({"budgets": [
-                {"id": "blocked-daily", "scope": "agent", "agent": "blocked", "period": "daily",
-                 "limitUsd": "0.001", "enforcement": "hard_cap"},
-                {"id": "watched", "scope": "agent", "agent": "watched", "period": "daily",
-                 "limitUsd": "0.001", "enforcement": "alert"}]}, f)
-        self.gw = harness.Gateway(self.world.dir)
-        self.world.start_collector(["--gateway", self.gw.url])
-        # Spend that breaches both budgets: 1,000 input tokens of gpt-4o each.
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-        for i, agent in enumerate(("blocked", "watched")):
-            s.sendto(json.dumps({"id": str(uuid.UUID(int=(0x019e << 112) | (7 << 76) | (0x8 << 60) | i)),
-                                 "provider": "openai", "model": "gpt-4o", "status": 200, "promptTokens": 1000,
-                                 "agentName": agent, "startedAt": now}).encode(), self.world.socket)
-        s.close()
-        out = ""
-        end = time.time() + 10
-        while "BREACHED" not in out and time.time() < end:
-            time.sleep(0.1)
-            out = subprocess.run([harness.SPATURZU, "budgets"], capture_output=True, text=True,
-                                 env=self.world.collector_env(SPATURZU_DB=self.world.db)).stdout
-        self.assertIn("BREACHED", out)
-        time.sleep(0.5)  # the map follows within 200 ms
+        self.gw = breach_budgets(self.world)
 
     def tearDown(self):
         super().tearDown()

@@ -101,6 +101,42 @@ class DeepBind(harness.Case):
         self.assertEqual(shimmed.stderr, b"")
 
 
+@unittest.skipIf(harness.SANITIZE, "the sanitizer runtime refuses every RTLD_DEEPBIND load")
+@unittest.skipUnless(php_has_curl(), "php with php-curl is not installed (scripts/install-deps.sh)")
+class DeepBindBudget(harness.FreshWorldCase):
+    """The budget gate through the rebound hooks: php-curl reads the shim's
+    429 for a capped agent and, on the same handle, the provider's answer
+    for another; the provider never sees the refused call."""
+
+    def setUp(self):
+        super().setUp()
+        from test_budget_gate import breach_budgets
+        self.gw = breach_budgets(self.world)
+
+    def tearDown(self):
+        super().tearDown()
+        self.gw.stop()
+
+    def test_php_curl_refused_then_served_on_one_handle(self):
+        w = self.world
+        case = "openai/chat_nonstream_gpt4o_usage_details"
+        meta, _ = harness.load_case(case)
+        calls = [{"path": meta["request_path"], "body": meta["request_body"], "framing": "length", "agent": a}
+                 for a in ("blocked", "free")]
+        before = len(w.provider_requests())
+        out = w.run([PHP, PHP_CLIENT, "curl", str(w.port), w.ca, json.dumps(calls)]).stdout.decode().splitlines()
+        self.assertEqual(len(out), 2, out)
+        status, _, body = out[0].split(" ", 2)
+        self.assertEqual(status, "429")
+        err = json.loads(json.loads(body))["error"]
+        self.assertEqual((err["code"], err["agentName"], err["scope"]), ("budget_exceeded", "blocked", "agent"))
+        self.assertEqual(out[1].split()[0], "200")
+        self.assertEqual(len(w.provider_requests()[before:]), 1, "the refused call reached the provider")
+        recs = w.wait_records(2)
+        refused = [r for r in recs if r.get("refused")]
+        self.assertEqual([r["agentName"] for r in refused], ["blocked"])
+
+
 def deep_plugin_argv(world, kind, agent):
     """deep-host running the peek client as a deep-bound plugin."""
     body = os.path.join(world.dir, "deep-body.json")

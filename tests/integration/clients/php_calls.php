@@ -4,8 +4,10 @@
 // so one keep-alive connection, or PHP's own https:// stream wrapper.
 // Usage: php php_calls.php MODE PORT CA PLAN_JSON
 //   MODE  curl | stream
-//   PLAN  [{"path": ..., "body": ..., "framing": ...}, ...]
-// Prints one line per call: status and the SHA-256 of the exact body bytes.
+//   PLAN  [{"path": ..., "body": ..., "framing": ..., "agent": optional}, ...]
+//         (agent: sent as x-spaturzu-agent)
+// Prints one line per call: status and the SHA-256 of the exact body bytes,
+// and for a status of 400 or more the body too, as one JSON string.
 [$self, $mode, $port, $ca, $plan] = $argv;
 $plan = json_decode($plan, true);
 if ($mode === "curl") {
@@ -17,16 +19,18 @@ if ($mode === "curl") {
             CURLOPT_CAINFO => $ca,
             CURLOPT_HTTP_VERSION => CURL_HTTP_VERSION_1_1,
             CURLOPT_POSTFIELDS => $call["body"],
-            CURLOPT_HTTPHEADER => ["Host: api.openai.com", "Content-Type: application/json",
+            CURLOPT_HTTPHEADER => array_merge(["Host: api.openai.com", "Content-Type: application/json",
                                    "Authorization: Bearer sk-test-not-a-key",
                                    "x-test-framing: " . $call["framing"]],
+                                   isset($call["agent"]) ? ["x-spaturzu-agent: " . $call["agent"]] : []),
             CURLOPT_WRITEFUNCTION => function ($h, $chunk) use (&$data) { $data .= $chunk; return strlen($chunk); },
         ]);
         if (curl_exec($ch) === false) {
             fwrite(STDERR, curl_error($ch) . "\n");
             exit(1);
         }
-        echo curl_getinfo($ch, CURLINFO_RESPONSE_CODE), " ", hash("sha256", $data), "\n";
+        $status = curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
+        echo $status, " ", hash("sha256", $data), $status >= 400 ? " " . json_encode($data) : "", "\n";
     }
 } else {
     foreach ($plan as $call) {
