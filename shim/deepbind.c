@@ -125,38 +125,14 @@ static const struct {
 struct bind_ctx {
 	struct link_map *from;   /* the loaded object: it and those after it in its namespace */
 	const void *self_ld;     /* our own dynamic section: never rebound */
-	void *hook[HOOKED_COUNT]; /* the global scope's definition (ours) */
-	void *real[HOOKED_COUNT]; /* libssl's own, for references without a version */
+	void *hook[HOOKED_COUNT]; /* our hook, when it is what the global scope gives */
+	void *real[HOOKED_COUNT]; /* the libssl function our hook calls */
+	void *deep[HOOKED_COUNT]; /* what the loaded object's own scope gives */
 	bool collected;
 	size_t n;
 	const void *ld[CHAIN_MAX];
 	unsigned bound; /* slots pointed at a hook */
 };
-
-/* The file a versioned reference names ("libssl.so.3"), or NULL. */
-static const char *version_file(const ElfW(Half) *versym, const ElfW(Verneed) *vn, size_t vn_count,
-				const char *strtab, size_t sym)
-{
-	if (!versym || !vn)
-		return NULL;
-	ElfW(Half) idx = versym[sym] & 0x7fff;
-	if (idx < 2)
-		return NULL; /* local or global: no version */
-	for (size_t k = 0; k < vn_count; k++) {
-		const ElfW(Vernaux) *aux = (const ElfW(Vernaux) *)((const char *)vn + vn->vn_aux);
-		for (unsigned j = 0; j < vn->vn_cnt; j++) {
-			if (aux->vna_other == idx)
-				return strtab + vn->vn_file;
-			if (!aux->vna_next)
-				break;
-			aux = (const ElfW(Vernaux) *)((const char *)aux + aux->vna_next);
-		}
-		if (!vn->vn_next)
-			break;
-		vn = (const ElfW(Verneed) *)((const char *)vn + vn->vn_next);
-	}
-	return NULL;
-}
 
 /* Points one slot at target. A slot inside the object's RELRO (read-only
  * since its load) is made writable for the store and read-only again; a
@@ -177,9 +153,20 @@ static bool set_slot(void **slot, void *target, uintptr_t relro_lo, uintptr_t re
 	return true;
 }
 
+/* Where an object lies in memory: a lazily bound slot not yet resolved
+ * points into the object's own PLT. */
+struct extent {
+	uintptr_t lo, hi;
+};
+
+/* A slot is rebound only when the hook would call exactly the function it
+ * is bound to (or, still unresolved, would be bound to): never when the
+ * deep binding picks another copy of libssl, or another library's SSL_*
+ * (the reason a host asks for deep binding), whose objects our hooks'
+ * libssl must never be handed. */
 static void bind_relocs(struct bind_ctx *c, uintptr_t base, const ElfW(Rela) *r, size_t bytes,
-			const ElfW(Sym) *symtab, const char *strtab, const ElfW(Half) *versym,
-			const ElfW(Verneed) *vn, size_t vn_count, uintptr_t relro_lo, uintptr_t relro_hi)
+			const ElfW(Sym) *symtab, const char *strtab, struct extent self, uintptr_t relro_lo,
+			uintptr_t relro_hi)
 {
 	for (size_t i = 0; r && i < bytes / sizeof(*r); i++) {
 		unsigned long type = ELF64_R_TYPE(r[i].r_info);
@@ -197,10 +184,9 @@ static void bind_relocs(struct bind_ctx *c, uintptr_t base, const ElfW(Rela) *r,
 				continue;
 			void **slot = (void **)(base + r[i].r_offset);
 			void *now = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-			const char *file = version_file(versym, vn, vn_count, strtab, s);
-			bool from_libssl = file ? strncmp(file, "libssl.so", 9) == 0 : (now && now == c->real[h]);
-			if (from_libssl && c->hook[h] && now != c->hook[h] &&
-			    set_slot(slot, c->hook[h], relro_lo, relro_hi))
+			bool unresolved = (uintptr_t)now >= self.lo && (uintptr_t)now < self.hi;
+			bool ours_to_take = now == c->real[h] || (unresolved && c->deep[h] == c->real[h]);
+			if (c->hook[h] && c->real[h] && ours_to_take && set_slot(slot, c->hook[h], relro_lo, relro_hi))
 				c->bound++;
 			break;
 		}
@@ -218,21 +204,28 @@ static void bind_object(struct bind_ctx *c, const struct dl_phdr_info *info, con
 {
 	uintptr_t base = info->dlpi_addr;
 	uintptr_t relro_lo = 0, relro_hi = 0;
+	struct extent self = { UINTPTR_MAX, 0 };
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD) {
+			if (base + ph->p_vaddr < self.lo)
+				self.lo = base + ph->p_vaddr;
+			if (base + ph->p_vaddr + ph->p_memsz > self.hi)
+				self.hi = base + ph->p_vaddr + ph->p_memsz;
+		}
+		if (ph->p_type == PT_GNU_RELRO) {
 			/* As the loader protected it: whole pages only. */
 			uintptr_t lo = base + info->dlpi_phdr[i].p_vaddr;
 			relro_lo = lo & ~(uintptr_t)(page - 1);
 			relro_hi = (lo + info->dlpi_phdr[i].p_memsz) & ~(uintptr_t)(page - 1);
 		}
+	}
 	const ElfW(Sym) *symtab = NULL;
 	const char *strtab = NULL;
 	const ElfW(Rela) *jmprel = NULL, *rela = NULL;
-	size_t jmprel_size = 0, rela_size = 0, vn_count = 0;
+	size_t jmprel_size = 0, rela_size = 0;
 	bool pltrel_rela = true;
-	const ElfW(Half) *versym = NULL;
-	const ElfW(Verneed) *vn = NULL;
 	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
 		switch (d->d_tag) {
 		case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn_addr(base, d->d_un.d_ptr); break;
@@ -242,17 +235,14 @@ static void bind_object(struct bind_ctx *c, const struct dl_phdr_info *info, con
 		case DT_PLTREL: pltrel_rela = d->d_un.d_val == DT_RELA; break;
 		case DT_RELA: rela = (const ElfW(Rela) *)dyn_addr(base, d->d_un.d_ptr); break;
 		case DT_RELASZ: rela_size = d->d_un.d_val; break;
-		case DT_VERSYM: versym = (const ElfW(Half) *)dyn_addr(base, d->d_un.d_ptr); break;
-		case DT_VERNEED: vn = (const ElfW(Verneed) *)dyn_addr(base, d->d_un.d_ptr); break;
-		case DT_VERNEEDNUM: vn_count = d->d_un.d_val; break;
 		default: break;
 		}
 	}
 	if (!symtab || !strtab)
 		return;
 	if (pltrel_rela)
-		bind_relocs(c, base, jmprel, jmprel_size, symtab, strtab, versym, vn, vn_count, relro_lo, relro_hi);
-	bind_relocs(c, base, rela, rela_size, symtab, strtab, versym, vn, vn_count, relro_lo, relro_hi);
+		bind_relocs(c, base, jmprel, jmprel_size, symtab, strtab, self, relro_lo, relro_hi);
+	bind_relocs(c, base, rela, rela_size, symtab, strtab, self, relro_lo, relro_hi);
 }
 
 /* Called with the loader's lock held: no object is added or removed while
@@ -291,13 +281,20 @@ unsigned spz_deepbind_rebind(void *handle)
 	struct link_map *self = NULL;
 	if (dladdr1((void *)spz_deepbind_rebind, &self_info, (void **)&self, RTLD_DL_LINKMAP) && self)
 		c.self_ld = self->l_ld;
-	/* Looked up before the loader's lock is taken: both may take it. */
+	/* Looked up before the loader's lock is taken: both may take it. A
+	 * hook is used only where the global scope gives ours (a host or an
+	 * earlier preload defining SSL_* itself is left its deep binding). */
 	for (size_t h = 0; h < HOOKED_COUNT; h++) {
-		c.hook[h] = dlsym(RTLD_DEFAULT, hooked[h].name);
+		void *global = dlsym(RTLD_DEFAULT, hooked[h].name);
+		Dl_info gi;
+		struct link_map *gm = NULL;
+		if (global && self && dladdr1(global, &gi, (void **)&gm, RTLD_DL_LINKMAP) && gm == self)
+			c.hook[h] = global;
 		c.real[h] = spz_real(hooked[h].fn);
-		if (c.hook[h] == c.real[h])
-			c.hook[h] = NULL; /* no hook in the global scope: nothing to point at */
+		c.deep[h] = dlsym(handle, hooked[h].name);
 	}
+	/* The lookups' misses must not show as the host's dlopen error. */
+	(void)dlerror();
 	c.from = lm;
 	dl_iterate_phdr(bind_cb, &c);
 	return c.bound;

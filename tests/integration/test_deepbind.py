@@ -5,8 +5,9 @@ keep-alive handle, and PHP's own https:// streams), and the peek client as a
 deep-bound plugin (lazily bound through its PLT, and with no PLT at all),
 make calls under the shim: exact records, output identical with and without
 it. The shim's dlopen keeps the caller's run path (a bare plugin name found
-through the loader's DT_RUNPATH), and SPATURZU_DISABLE leaves deep-bound
-loads alone."""
+through the loader's DT_RUNPATH), an SSL_write that the deep binding finds
+in another library stays bound there, and SPATURZU_DISABLE leaves
+deep-bound loads alone. Budgets refuse php-curl's calls too."""
 import json
 import os
 import shutil
@@ -91,6 +92,14 @@ class DeepBind(harness.Case):
             recs = self.world.wait_records(before + 1)[before:]
             self.assertEqual(len(recs), 1, "%s: %s" % (kind, self.world.shim_log()))
             self.assertRecordMatches(recs[0], "openai/chat_nonstream_gpt4o_usage_details", agent="deep-" + kind)
+
+    def test_another_librarys_ssl_write_keeps_its_deep_binding(self):
+        # The plugin's SSL_write is a library's of its own, listed before
+        # libssl: rebinding it to the hook would hand libssl an object that
+        # is not an SSL (a crash, checked).
+        argv = [os.environ["SPZ_DEEP_HOST"], os.environ["SPZ_DEEP_FAKE_USER"]]
+        self.assertEqual(self.world.run(argv, preload=False).stdout, b"4243\n")
+        self.assertEqual(self.world.run(argv).stdout, b"4243\n")
 
     def test_dlopen_keeps_the_callers_run_path(self):
         argv = [os.environ["SPZ_DLOPEN_RUNPATH"], os.environ["SPZ_DLO_PLUGIN"]]
