@@ -2,11 +2,12 @@
  * php-curl's libcurl with it) bind their symbols in their own dependency
  * tree before the global scope: libcurl's SSL_write goes straight to libssl
  * and never reaches a preloaded hook. After such a load, the GOT slots of
- * the newly loaded objects that refer to libssl's SSL_* functions we hook
- * are pointed at what the global scope gives for them (our hooks), which is
- * exactly what a load without the flag would have bound. Every other symbol
- * keeps its deep binding: dropping the flag instead would change how the
- * host's whole extension tree binds.
+ * the newly loaded objects that are bound (or, lazily, would be bound) to
+ * the very libssl functions our hooks call are pointed at our hooks, which
+ * is what a load without the flag would have bound. Every other symbol, and
+ * every SSL_* the deep binding finds elsewhere (a library's own, another
+ * copy of libssl), keeps its deep binding: dropping the flag instead would
+ * change how the host's whole extension tree binds.
  *
  * dlopen itself is interposed by a jump, not a call: glibc takes the
  * caller's address to choose the namespace and the DT_RPATH/DT_RUNPATH a
