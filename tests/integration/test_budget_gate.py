@@ -66,7 +66,9 @@ def breach_budgets(world):
     return gw
 
 
-class BudgetGate(harness.FreshWorldCase):
+class BreachedBudgets(harness.FreshWorldCase):
+    """A fresh world whose budgets breach_budgets has breached."""
+
     def setUp(self):
         super().setUp()
         self.gw = breach_budgets(self.world)
@@ -74,6 +76,9 @@ class BudgetGate(harness.FreshWorldCase):
     def tearDown(self):
         super().tearDown()
         self.gw.stop()
+
+
+class BudgetGate(BreachedBudgets):
 
     def run_node(self, client):
         """Runs clients/CLIENT under Debian's Node.js 18 with the case's body."""

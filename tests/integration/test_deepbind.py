@@ -15,6 +15,7 @@ import subprocess
 import unittest
 
 import harness
+from test_budget_gate import BreachedBudgets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PHP_CLIENT = os.path.join(HERE, "clients", "php_calls.php")
@@ -112,19 +113,10 @@ class DeepBind(harness.Case):
 
 @unittest.skipIf(harness.SANITIZE, "the sanitizer runtime refuses every RTLD_DEEPBIND load")
 @unittest.skipUnless(php_has_curl(), "php with php-curl is not installed (scripts/install-deps.sh)")
-class DeepBindBudget(harness.FreshWorldCase):
+class DeepBindBudget(BreachedBudgets):
     """The budget gate through the rebound hooks: php-curl reads the shim's
     429 for a capped agent and, on the same handle, the provider's answer
     for another; the provider never sees the refused call."""
-
-    def setUp(self):
-        super().setUp()
-        from test_budget_gate import breach_budgets
-        self.gw = breach_budgets(self.world)
-
-    def tearDown(self):
-        super().tearDown()
-        self.gw.stop()
 
     def test_php_curl_refused_then_served_on_one_handle(self):
         w = self.world
