@@ -79,6 +79,9 @@ __asm__(".text\n"
 	".type dlopen, @function\n"
 	"dlopen:\n"
 	"	.cfi_startproc\n"
+	/* An indirect branch lands here (the host's PLT): with CET's
+	 * indirect-branch tracking on, only on this; a no-op elsewhere. */
+	"	endbr64\n"
 	"	movq spz_real_dlopen(%rip), %rax\n"
 	"	testq %rax, %rax\n"
 	"	jz 2f\n"
