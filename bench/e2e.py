@@ -21,6 +21,7 @@ series may come from different spells), and its interquartile range:
 Usage: e2e.py SHIM SPATURZU CERTS CORPUS WORK N ROUNDS"""
 import os
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -142,7 +143,6 @@ try:
         """Waits until the collector has stored every record made so far
         (it shares the servers' CPU with the provider: its ingest of one
         run's records must not fall into the next run), then a moment."""
-        import sqlite3
         end = time.monotonic() + 10
         while time.monotonic() < end:
             try:

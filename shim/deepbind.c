@@ -43,6 +43,7 @@ __attribute__((used, visibility("hidden"))) void *spz_dlopen_resolve(void)
 	return p;
 }
 
+#if defined(__x86_64__)
 __attribute__((used, visibility("hidden"))) void *spz_dlopen_deepbind(const char *file, int mode);
 
 /* Whether a deep-binding load is of a path. */
@@ -51,7 +52,6 @@ __attribute__((used, visibility("hidden"))) int spz_deepbind_wanted(const char *
 	return strchr(file, '/') != NULL;
 }
 
-#if defined(__x86_64__)
 /* dlopen(file, mode): file in rdi, mode in esi. A deep-binding load of a
  * path goes on to spz_dlopen_deepbind, everything else to the real dlopen,
  * both by jump; the calls made on the way keep the arguments around them.
@@ -109,19 +109,12 @@ __asm__(".text\n"
 	".size dlopen, .-dlopen\n"
 	".purgem spz_call_keeping_args\n");
 
-/* The GOT binder reads x86-64 relocations; elsewhere dlopen is not
- * interposed and deep-bound objects stay unseen. */
-/* The functions we hook, as a deep-bound object names them. */
-static const struct {
-	const char *name;
-	enum spz_fn fn;
-} hooked[] = {
-	{ "SSL_write", SPZ_FN_SSL_write },       { "SSL_write_ex", SPZ_FN_SSL_write_ex },
-	{ "SSL_read", SPZ_FN_SSL_read },         { "SSL_read_ex", SPZ_FN_SSL_read_ex },
-	{ "SSL_peek", SPZ_FN_SSL_peek },         { "SSL_peek_ex", SPZ_FN_SSL_peek_ex },
-	{ "SSL_pending", SPZ_FN_SSL_pending },   { "SSL_has_pending", SPZ_FN_SSL_has_pending },
-	{ "SSL_free", SPZ_FN_SSL_free },         { "SSL_shutdown", SPZ_FN_SSL_shutdown },
-	{ "SSL_clear", SPZ_FN_SSL_clear },
+/* The functions we hook that a deep-bound object may name (real.c has
+ * their names). */
+static const enum spz_fn hooked[] = {
+	SPZ_FN_SSL_write, SPZ_FN_SSL_write_ex, SPZ_FN_SSL_read,    SPZ_FN_SSL_read_ex,
+	SPZ_FN_SSL_peek,  SPZ_FN_SSL_peek_ex,  SPZ_FN_SSL_pending, SPZ_FN_SSL_has_pending,
+	SPZ_FN_SSL_free,  SPZ_FN_SSL_shutdown, SPZ_FN_SSL_clear,
 };
 #define HOOKED_COUNT (sizeof(hooked) / sizeof(hooked[0]))
 #define CHAIN_MAX 256
@@ -184,7 +177,7 @@ static void bind_relocs(struct bind_ctx *c, uintptr_t base, const ElfW(Rela) *r,
 		if (name[0] != 'S' || strncmp(name, "SSL_", 4) != 0)
 			continue;
 		for (size_t h = 0; h < HOOKED_COUNT; h++) {
-			if (strcmp(name, hooked[h].name) != 0)
+			if (strcmp(name, spz_real_name(hooked[h])) != 0)
 				continue;
 			void **slot = (void **)(base + r[i].r_offset);
 			void *now = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -220,9 +213,9 @@ static void bind_object(struct bind_ctx *c, const struct dl_phdr_info *info, con
 		}
 		if (ph->p_type == PT_GNU_RELRO) {
 			/* As the loader protected it: whole pages only. */
-			uintptr_t lo = base + info->dlpi_phdr[i].p_vaddr;
+			uintptr_t lo = base + ph->p_vaddr;
 			relro_lo = lo & ~(uintptr_t)(page - 1);
-			relro_hi = (lo + info->dlpi_phdr[i].p_memsz) & ~(uintptr_t)(page - 1);
+			relro_hi = (lo + ph->p_memsz) & ~(uintptr_t)(page - 1);
 		}
 	}
 	const ElfW(Sym) *symtab = NULL;
@@ -289,13 +282,14 @@ unsigned spz_deepbind_rebind(void *handle)
 	 * hook is used only where the global scope gives ours (a host or an
 	 * earlier preload defining SSL_* itself is left its deep binding). */
 	for (size_t h = 0; h < HOOKED_COUNT; h++) {
-		void *global = dlsym(RTLD_DEFAULT, hooked[h].name);
+		const char *name = spz_real_name(hooked[h]);
+		void *global = dlsym(RTLD_DEFAULT, name);
 		Dl_info gi;
 		struct link_map *gm = NULL;
 		if (global && self && dladdr1(global, &gi, (void **)&gm, RTLD_DL_LINKMAP) && gm == self)
 			c.hook[h] = global;
-		c.real[h] = spz_real(hooked[h].fn);
-		c.deep[h] = dlsym(handle, hooked[h].name);
+		c.real[h] = spz_real(hooked[h]);
+		c.deep[h] = dlsym(handle, name);
 	}
 	/* The lookups' misses must not show as the host's dlopen error. */
 	(void)dlerror();

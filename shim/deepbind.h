@@ -8,10 +8,10 @@
 /* Turns the rebinding of deep-binding loads on (the shim is active) or off
  * (SPATURZU_DISABLE: dlopen is then passed straight through). */
 void spz_deepbind_enable(bool on);
-/* Points the GOT slots of the object behind handle, and of the objects
- * loaded after it in its namespace, that refer to libssl's hooked SSL_*
- * functions at the global scope's definitions (ours). Returns the slots
- * changed. */
+/* Points those GOT slots of the object behind handle, and of the objects
+ * loaded after it in its namespace, that are bound (or, lazily, would be
+ * bound) to the libssl functions our hooks call at our hooks. Returns the
+ * slots changed. */
 unsigned spz_deepbind_rebind(void *handle);
 
 #endif

@@ -51,6 +51,11 @@ static void *resolve(const char *name)
 	return NULL;
 }
 
+const char *spz_real_name(enum spz_fn fn)
+{
+	return names[fn];
+}
+
 void *spz_real(enum spz_fn fn)
 {
 	void *p = atomic_load_explicit(&cache[fn], memory_order_acquire);

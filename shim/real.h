@@ -27,5 +27,7 @@ enum spz_fn {
 /* The real function, or NULL if no loaded libssl has it. Resolved once,
  * lock-free; a NULL result is retried on the next call. */
 void *spz_real(enum spz_fn fn);
+/* The symbol's name ("SSL_write"). */
+const char *spz_real_name(enum spz_fn fn);
 
 #endif
