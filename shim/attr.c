@@ -326,6 +326,14 @@ static _Atomic(char *) process_rendering;
 char *spz_attr_render(const struct spz_process_attr *pa, const char *call_id, const char *hdr_agent,
 		      const char *hdr_run, const char *hdr_tags)
 {
+	bool shared;
+	char *out = spz_attr_render_call(pa, call_id, hdr_agent, hdr_run, hdr_tags, &shared);
+	return out && shared ? strdup(out) : out;
+}
+
+char *spz_attr_render_call(const struct spz_process_attr *pa, const char *call_id, const char *hdr_agent,
+			   const char *hdr_run, const char *hdr_tags, bool *shared)
+{
 	struct thread_attr *ta = thread_state(false);
 	bool plain = (!ta || (!ta->top && !ta->agent[0] && !ta->tags.count)) && !(hdr_agent && *hdr_agent) &&
 		     !(hdr_run && *hdr_run) && !(hdr_tags && *hdr_tags);
@@ -339,10 +347,11 @@ char *spz_attr_render(const struct spz_process_attr *pa, const char *call_id, co
 				free(fresh); /* another thread won */
 			cached = atomic_load(&process_rendering);
 		}
-		out = cached ? strdup(cached) : NULL;
+		out = cached;
 	} else {
 		out = render(pa, ta, hdr_agent, hdr_run, hdr_tags);
 	}
+	*shared = plain;
 	if (out && call_id && ta) {
 		char *last = ta->top ? ta->top->last_call_id : ta->last_call_id;
 		strncpy(last, call_id, SPZ_ID_MAX - 1);

@@ -58,6 +58,11 @@ void spz_attr_export(const struct spz_process_attr *pa);
  * last call. NULL on failure. */
 char *spz_attr_render(const struct spz_process_attr *pa, const char *call_id, const char *hdr_agent,
 		      const char *hdr_run, const char *hdr_tags);
+/* The same, but a call with no attribution of its own (no thread's, no
+ * header's) gets the process's rendering itself, made once and never
+ * freed, with *shared set, rather than a copy: most calls are such. */
+char *spz_attr_render_call(const struct spz_process_attr *pa, const char *call_id, const char *hdr_agent,
+			   const char *hdr_run, const char *hdr_tags, bool *shared);
 
 /* Thread frames (the public API's implementation). */
 int spz_frame_begin(const char *agent, const char *tags);

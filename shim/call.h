@@ -76,6 +76,7 @@ struct spz_call {
 	const struct spz_api *api;
 	char id[40];       /* UUIDv7, made when the request starts */
 	char *attribution; /* JSON members: runId, agentName, agentPath, ...; owned */
+	bool attribution_shared; /* ... unless this says it is the process's own */
 	char provider[32];
 	char host[SPZ_CALL_STR];
 	char endpoint[SPZ_CALL_STR]; /* path without the query */

@@ -103,7 +103,8 @@ struct spz_call *spz_call_start(const struct spz_req_head *h, int64_t now_ns)
 	call->start_wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
 	spz_uuid_v7(call->id, call->start_wall_ms);
 	if (call_attributor)
-		call->attribution = call_attributor(call->id, h->hdr_agent, h->hdr_run, h->hdr_tags);
+		call->attribution = call_attributor(call->id, h->hdr_agent, h->hdr_run, h->hdr_tags,
+						    &call->attribution_shared);
 	return call;
 }
 
@@ -121,7 +122,8 @@ void spz_call_finish(struct spz_call *call)
 void spz_call_free(struct spz_call *call)
 {
 	free(call->scratch);
-	free(call->attribution);
+	if (!call->attribution_shared)
+		free(call->attribution);
 	free(call);
 }
 

@@ -22,11 +22,13 @@
 typedef void (*spz_call_sink)(const struct spz_call *call);
 void spz_conn_set_sink(spz_call_sink sink);
 
-/* Gives a call starting now on this thread its attribution (JSON members,
- * heap string) from the request's x-spaturzu-* headers (NULL if absent).
- * Called on the thread that writes the request. Set once at start. */
+/* Gives a call starting now on this thread its attribution (JSON members)
+ * from the request's x-spaturzu-* headers (NULL if absent): a heap string,
+ * or with *shared set one that lives as long as the process and is never
+ * freed (the process's own, for most calls). Called on the thread that
+ * writes the request. Set once at start. */
 typedef char *(*spz_call_attributor)(const char *call_id, const char *hdr_agent, const char *hdr_run,
-				       const char *hdr_tags);
+				       const char *hdr_tags, bool *shared);
 void spz_conn_set_attributor(spz_call_attributor attributor);
 
 struct spz_req_head {

@@ -200,10 +200,20 @@ static void announce_agent(const char *attribution)
 		spz_emit_notice(spz_config(), msg, (size_t)len);
 }
 
-static char *attribute_call(const char *call_id, const char *hdr_agent, const char *hdr_run, const char *hdr_tags)
+/* Whether the process's own attribution has been announced: most calls
+ * carry it, and need not look for their agent's name again. */
+static _Atomic bool process_agent_announced;
+
+static char *attribute_call(const char *call_id, const char *hdr_agent, const char *hdr_run, const char *hdr_tags,
+			    bool *shared)
 {
-	char *attr = spz_attr_render(&spz_config()->attr, call_id, hdr_agent, hdr_run, hdr_tags);
-	announce_agent(attr);
+	char *attr = spz_attr_render_call(&spz_config()->attr, call_id, hdr_agent, hdr_run, hdr_tags, shared);
+	if (!attr || !*shared) {
+		announce_agent(attr);
+	} else if (!atomic_load_explicit(&process_agent_announced, memory_order_relaxed)) {
+		announce_agent(attr);
+		atomic_store_explicit(&process_agent_announced, true, memory_order_relaxed);
+	}
 	return attr;
 }
 

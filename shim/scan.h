@@ -6,9 +6,35 @@
 #define SPZ_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+
+#ifdef __SSE2__
+/* The 1 to 15 bytes at s in one register, by overlapping loads of them
+ * alone (never a byte outside s..s+n), some more than once: enough to ask
+ * whether any of them is in a set, not where. A record's strings are
+ * mostly shorter than a block, and the byte loop was a tenth of a call's
+ * instructions. */
+static inline __m128i spz_load_tail(const char *s, size_t n)
+{
+	if (n >= 8)
+		return _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)s),
+					  _mm_loadl_epi64((const __m128i *)(const void *)(s + n - 8)));
+	uint32_t a, b;
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+	} else {
+		a = (uint32_t)(unsigned char)s[0] | (uint32_t)(unsigned char)s[n / 2] << 8 |
+		    (uint32_t)(unsigned char)s[n - 1] << 16 | (uint32_t)(unsigned char)s[0] << 24;
+		b = a;
+	}
+	return _mm_set_epi32((int)a, (int)b, (int)a, (int)b);
+}
 #endif
 
 /* The length of s's prefix that a JSON string holds as it is: no '"', no
@@ -87,16 +113,25 @@ static inline size_t spz_scan_printable(const char *s, size_t n, int stop_at_quo
 #ifdef __SSE2__
 	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f),
 		      c7f = _mm_set1_epi8(0x7f);
-	for (; i + 16 <= n; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+	for (;; i += 16) {
+		__m128i x;
+		if (i + 16 <= n)
+			x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		else if (i < n)
+			x = spz_load_tail(s + i, n - i);
+		else
+			return n;
 		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f); /* x <= 0x1f */
 		__m128i high = _mm_cmpeq_epi8(_mm_min_epu8(x, c7f), c7f); /* x >= 0x7f */
 		__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(x, bslash), _mm_or_si128(ctl, high));
 		if (stop_at_quote)
 			stop = _mm_or_si128(stop, _mm_cmpeq_epi8(x, quote));
 		unsigned m = (unsigned)_mm_movemask_epi8(stop);
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
+		if (m) {
+			if (i + 16 <= n)
+				return i + (size_t)__builtin_ctz(m);
+			break; /* somewhere in the tail: the byte loop says where */
+		}
 	}
 #endif
 	while (i < n) {

@@ -117,6 +117,38 @@ START_TEST(process_only)
 }
 END_TEST
 
+/* Most calls carry the process's attribution alone: they share its one
+ * rendering (never freed) instead of a copy each; any of a call's own
+ * (a header, a thread's frame) gets a string of its own, and the copying
+ * form still copies. */
+START_TEST(process_rendering_is_shared)
+{
+	struct spz_process_attr pa = process("support-triage", true, NULL);
+	bool shared1 = false, shared2 = false, own = true;
+	char *a = spz_attr_render_call(&pa, "id-1", NULL, NULL, NULL, &shared1);
+	char *b = spz_attr_render_call(&pa, "id-2", "", NULL, "", &shared2);
+	ck_assert(shared1 && shared2);
+	ck_assert_ptr_eq(a, b);
+	ck_assert_ptr_nonnull(strstr(a, "\"agentName\":\"support-triage\""));
+	char *h = spz_attr_render_call(&pa, "id-3", "parser", NULL, NULL, &own);
+	ck_assert(!own);
+	ck_assert_ptr_ne(h, a);
+	ck_assert_ptr_nonnull(strstr(h, "\"agentName\":\"parser\""));
+	free(h);
+	ck_assert_int_eq(spz_frame_begin("worker", NULL), 0);
+	own = true;
+	char *f = spz_attr_render_call(&pa, "id-4", NULL, NULL, NULL, &own);
+	ck_assert(!own);
+	ck_assert_ptr_nonnull(strstr(f, "\"agentName\":\"worker\""));
+	free(f);
+	ck_assert_int_eq(spz_frame_end(), 0);
+	char *copy = spz_attr_render(&pa, "id-5", NULL, NULL, NULL);
+	ck_assert_ptr_ne(copy, a);
+	ck_assert_str_eq(copy, a);
+	free(copy);
+}
+END_TEST
+
 START_TEST(frames_nest_and_link)
 {
 	struct spz_process_attr pa = process("planner", true, NULL);
@@ -249,6 +281,7 @@ int main(void)
 	tcase_add_test(tc, tags_escapes_and_limits);
 	tcase_add_test(tc, agent_path_json);
 	tcase_add_test(tc, process_only);
+	tcase_add_test(tc, process_rendering_is_shared);
 	tcase_add_test(tc, frames_nest_and_link);
 	tcase_add_test(tc, default_agent_is_replaced_not_nested);
 	tcase_add_test(tc, headers_win);

@@ -106,6 +106,32 @@ START_TEST(scans_agree_with_the_byte_rules)
 }
 END_TEST
 
+/* Every length that ends in a partial block, each in an allocation of
+ * exactly its size, with a stop byte at each place or none: the tail is
+ * read by overlapping loads (scan.h), which must find what the byte loop
+ * finds and never touch a byte past the end (the sanitizer build and
+ * valgrind report a read there). */
+START_TEST(the_tails_are_read_within_the_string)
+{
+	static const unsigned char stops[] = { '"', '\\', 0x01, 0x1f, 0x7f, 0xc3, 0xff };
+	for (size_t n = 1; n < 48; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			for (size_t k = 0; k < sizeof(stops); k++) {
+				char *s = malloc(n);
+				ck_assert_ptr_nonnull(s);
+				memset(s, 'q', n);
+				if (at < n)
+					s[at] = (char)stops[k];
+				agree(spz_scan_plain_ascii, stops_plain_ascii, s, n);
+				agree(spz_scan_printable_no_bslash, stops_printable_no_bslash, s, n);
+				free(s);
+			}
+		}
+	}
+	ck_assert_uint_eq(mismatches, 0);
+}
+END_TEST
+
 /* Long values with something to escape at each place a block can put it. */
 START_TEST(the_writer_escapes_at_every_offset)
 {
@@ -154,6 +180,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, scans_agree_with_the_byte_rules);
+	tcase_add_test(tc, the_tails_are_read_within_the_string);
 	tcase_add_test(tc, the_writer_escapes_at_every_offset);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
