@@ -87,8 +87,8 @@ struct spz_call {
 	char request_id[SPZ_CALL_STR];
 	bool stream_requested;
 	bool stream; /* the response was an event stream */
-	/* Set by an extractor on a response object or array event: nothing
-	 * in it is wanted (the body parser passes over it). */
+	/* Set by an extractor on a request's or response's object or array
+	 * event: nothing in it is wanted (the body parser passes over it). */
 	bool skip_value;
 	bool head;   /* HEAD request: the response has no body */
 	bool truncated;   /* the response ended before its end */

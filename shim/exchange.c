@@ -133,19 +133,33 @@ void spz_call_free(struct spz_call *call)
 	((1u << SPZ_JSON_STRING) | (1u << SPZ_JSON_NUMBER) | (1u << SPZ_JSON_TRUE) | (1u << SPZ_JSON_FALSE) | \
 	 (1u << SPZ_JSON_NULL) | (1u << SPZ_JSON_OBJECT) | (1u << SPZ_JSON_ARRAY))
 
+/* An extractor's value callback, then the skip it asked for (call.h's
+ * skip_value) of the container the event begins. */
+static void extract_value(struct spz_call *call, void (*value)(struct spz_call *, const struct spz_json_event *),
+			  struct spz_json *js, const struct spz_json_event *ev)
+{
+	if (!value)
+		return;
+	value(call, ev);
+	if (call->skip_value) {
+		call->skip_value = false;
+		if (ev->type == SPZ_JSON_OBJECT || ev->type == SPZ_JSON_ARRAY)
+			spz_json_skip(js);
+	}
+}
+
 /* ---- request body ------------------------------------------------------ */
 
 static void req_json_event(void *ud, const struct spz_json_event *ev)
 {
-	struct spz_call *call = ud;
-	if (call->api->request_value)
-		call->api->request_value(call, ev);
+	struct spz_req_body *b = ud;
+	extract_value(b->call, b->call->api->request_value, &b->js, ev);
 }
 
 static void req_json_string(void *ud, const char *path, const char *buf, size_t len, bool first)
 {
-	struct spz_call *call = ud;
-	call->api->request_string(call, path, buf, len, first);
+	struct spz_req_body *b = ud;
+	b->call->api->request_string(b->call, path, buf, len, first);
 }
 
 static void req_decoded(void *ud, const char *buf, size_t len)
@@ -158,7 +172,7 @@ void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_
 {
 	b->call = call;
 	spz_decoder_init(&b->dec, coding);
-	spz_json_init(&b->js, req_json_event, call);
+	spz_json_init(&b->js, req_json_event, b);
 	spz_json_report_only(&b->js, EXTRACTOR_EVENTS);
 	if (call->api->request_string)
 		spz_json_set_chunk_cb(&b->js, req_json_string);
@@ -184,15 +198,7 @@ void spz_req_body_end(struct spz_req_body *b)
 static void resp_json_event(void *ud, const struct spz_json_event *ev)
 {
 	struct spz_resp_body *b = ud;
-	struct spz_call *call = b->call;
-	if (!call->api->response_value)
-		return;
-	call->api->response_value(call, ev);
-	if (call->skip_value) {
-		call->skip_value = false;
-		if (ev->type == SPZ_JSON_OBJECT || ev->type == SPZ_JSON_ARRAY)
-			spz_json_skip(&b->js);
-	}
+	extract_value(b->call, b->call->api->response_value, &b->js, ev);
 }
 
 static void resp_json_string(void *ud, const char *path, const char *buf, size_t len, bool first)

@@ -17,6 +17,16 @@ static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 	/* For an estimate: messages cost 3 tokens each, a name 1 more.
 	 * Embeddings always report usage: never estimated. */
 	bool estimable = c->api != &spz_api_openai_embeddings;
+	if ((ev->type == SPZ_JSON_OBJECT || ev->type == SPZ_JSON_ARRAY) && ev->depth == 1) {
+		/* Of the top level's containers only the prompt's are read: tools
+		 * and their schemas, response formats and metadata (an agent's
+		 * request is mostly these) are passed over unread, and so is an
+		 * embeddings request's input. */
+		if (!estimable || !(spz_streq(ev->path, "messages") || spz_streq(ev->path, "input") ||
+				    spz_streq(ev->path, "prompt")))
+			c->skip_value = true;
+		return;
+	}
 	if (estimable && ev->type == SPZ_JSON_OBJECT &&
 	    (spz_streq(ev->path, "messages[]") || spz_streq(ev->path, "input[]")))
 		spz_estimate_message(c, false);
@@ -98,10 +108,14 @@ static const struct spz_usage_path openai_usage[] = {
 
 static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 {
-	/* A whole (not streamed) body's choices hold the completion, which
-	 * only a stream's estimate would need: passed over unread. */
-	if (ev->type == SPZ_JSON_ARRAY && !c->stream && ev->depth == 1 && spz_streq(ev->path, "choices")) {
-		c->skip_value = true;
+	/* Containers that hold nothing counted are passed over unread: a whole
+	 * (not streamed) body's choices, the completion, which only a stream's
+	 * estimate needs; an embeddings list's vectors (a number each); a
+	 * stream's logprobs. */
+	if (ev->type == SPZ_JSON_ARRAY || ev->type == SPZ_JSON_OBJECT) {
+		if ((ev->depth == 1 && ((!c->stream && spz_streq(ev->path, "choices")) || spz_streq(ev->path, "data"))) ||
+		    spz_streq(ev->path, "choices[].logprobs"))
+			c->skip_value = true;
 		return;
 	}
 	const char *p = ev->path;

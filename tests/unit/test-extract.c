@@ -431,6 +431,89 @@ START_TEST(embeddings_keep_no_text)
 }
 END_TEST
 
+/* An embeddings list of float vectors is a number each: the list is passed
+ * over unread (a value JSON does not allow inside it, as a server that
+ * writes NaN makes, does not stop the reading), and the model and usage
+ * after it are read. */
+START_TEST(embeddings_vectors_passed_over)
+{
+	char body[3600];
+	size_t n = (size_t)snprintf(body, sizeof(body), "{\"object\":\"list\",\"data\":[");
+	for (int v = 0; v < 2; v++) {
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[",
+				      v ? "," : "", v);
+		for (int i = 0; i < 150; i++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s%s", i ? "," : "", i == 77 ? "NaN" : "-0.0123456");
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "]}");
+	}
+	snprintf(body + n, sizeof(body) - n,
+		 "],\"model\":\"text-embedding-3-small\",\"usage\":{\"prompt_tokens\":8,\"total_tokens\":8}}");
+	const struct spz_call *call = one_call(
+		"POST /v1/embeddings HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 67\r\n\r\n"
+		"{\"input\":[\"one text\",\"another\"],\"model\":\"text-embedding-3-small\"}",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n", body);
+	ck_assert_str_eq(call->api->kind, "embeddings");
+	ck_assert_str_eq(call->model, "text-embedding-3-small");
+	ck_assert_str_eq(call->response_model, "text-embedding-3-small");
+	ck_assert_uint_eq(call->usage.present, 1u << SPZ_U_INPUT);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 8);
+}
+END_TEST
+
+/* A request's tools, schemas and metadata are passed over unread: the
+ * model and stream flag after them are read (even past a value JSON does
+ * not allow inside one), and a stream without usage is estimated exactly
+ * as without them. Its logprobs, passed over too, leave the provider's
+ * usage and the streamed text as they are. */
+START_TEST(request_tools_and_stream_logprobs_passed_over)
+{
+	static const char messages[] = "\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather in Paris?\"}]";
+	static const char tools[] =
+		"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather "
+		"for a city\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\","
+		"\"default\":NaN}},\"required\":[\"city\"]}}}],\"response_format\":{\"type\":\"text\"},"
+		"\"metadata\":{\"messages\":\"not the prompt\"}";
+	static const char answer[] =
+		"data: {\"id\":\"c1\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+		"\"Sunny, 21 degrees.\"},\"logprobs\":{\"content\":[{\"token\":\"Sunny\",\"logprob\":-0.01,\"bytes\":[83,"
+		"117],\"top_logprobs\":[]}]}}]}\n\ndata: [DONE]\n\n";
+	char req[2048], with_tools[1024], plain[1024];
+	snprintf(with_tools, sizeof(with_tools), "{%s,%s,\"model\":\"gpt-4o\",\"stream\":true}", messages, tools);
+	snprintf(plain, sizeof(plain), "{%s,\"model\":\"gpt-4o\",\"stream\":true}", messages);
+	int64_t estimate[2][2];
+	const char *bodies[2] = { with_tools, plain };
+	for (int k = 0; k < 2; k++) {
+		snprintf(req, sizeof(req),
+			 "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: %zu\r\n\r\n%s",
+			 strlen(bodies[k]), bodies[k]);
+		const struct spz_call *call = one_call(req, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", answer);
+		ck_assert_str_eq(call->model, "gpt-4o");
+		ck_assert(call->stream_requested);
+		ck_assert_str_eq(call->response_model, "gpt-4o-2024-08-06");
+		ck_assert(call->usage_estimated);
+		estimate[k][0] = call->usage.v[SPZ_U_INPUT];
+		estimate[k][1] = call->usage.v[SPZ_U_OUTPUT];
+	}
+	ck_assert_int_eq(estimate[0][0], estimate[1][0]);
+	ck_assert_int_eq(estimate[0][1], estimate[1][1]);
+	ck_assert_int_gt(estimate[0][1], 3); /* "Sunny, 21 degrees." alone, not the logprobs */
+	ck_assert_int_lt(estimate[0][1], 9);
+	/* With usage in the stream, the provider's figures stand. */
+	char with_usage[1024];
+	snprintf(with_usage, sizeof(with_usage),
+		 "%.*sdata: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":61,\"completion_tokens\":6}}\n\n"
+		 "data: [DONE]\n\n",
+		 (int)(strlen(answer) - strlen("data: [DONE]\n\n")), answer);
+	snprintf(req, sizeof(req),
+		 "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(with_tools), with_tools);
+	const struct spz_call *call = one_call(req, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", with_usage);
+	ck_assert(!call->usage_estimated);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 61);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 6);
+}
+END_TEST
+
 START_TEST(legacy_completions)
 {
 	/* platform.openai.com/docs/api-reference/completions: choices[].text,
@@ -501,6 +584,8 @@ int main(void)
 	tcase_add_test(tc, gemini_last_usage_object_counts_whole);
 	tcase_add_test(tc, vertex_paths);
 	tcase_add_test(tc, embeddings_keep_no_text);
+	tcase_add_test(tc, embeddings_vectors_passed_over);
+	tcase_add_test(tc, request_tools_and_stream_logprobs_passed_over);
 	tcase_add_test(tc, legacy_completions);
 	tcase_add_test(tc, groq_stream_usage_in_x_groq);
 	tcase_add_test(tc, bedrock_invoke_with_response_stream);
