@@ -47,6 +47,12 @@ void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *e
 {
 	if (ev->depth != 1)
 		return;
+	/* Nothing else of the request is read: its messages, tools and the
+	 * rest are passed over unread. */
+	if (ev->type == SPZ_JSON_OBJECT || ev->type == SPZ_JSON_ARRAY) {
+		c->skip_value = true;
+		return;
+	}
 	if (ev->type == SPZ_JSON_STRING && spz_streq(ev->path, "model"))
 		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
 	else if (spz_streq(ev->path, "stream"))

@@ -133,7 +133,8 @@ struct spz_usage_path {
 bool spz_usage_from_event(struct spz_usage *u, const struct spz_json_event *ev, const char *path,
 			  const struct spz_usage_path *table);
 /* The request body's top-level "model" and "stream", which OpenAI's,
- * Anthropic's and Cohere's bodies share. */
+ * Anthropic's and Cohere's bodies share; a top-level container it is given
+ * is passed over (skip_value). */
 void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *ev);
 /* Takes the response's model and its own id from string events at path (the
  * provider's field names: "model"/"id", "modelVersion"/"responseId"...); the

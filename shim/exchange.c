@@ -170,6 +170,12 @@ static void req_decoded(void *ud, const char *buf, size_t len)
 
 void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_coding coding)
 {
+	/* An API whose request says nothing the record needs (Gemini's and
+	 * Bedrock's name the model in the path) is not read at all. */
+	if (!call->api->request_value && !call->api->request_string) {
+		b->call = NULL;
+		return;
+	}
 	b->call = call;
 	spz_decoder_init(&b->dec, coding);
 	spz_json_init(&b->js, req_json_event, b);

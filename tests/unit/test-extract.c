@@ -514,6 +514,33 @@ START_TEST(request_tools_and_stream_logprobs_passed_over)
 }
 END_TEST
 
+/* Anthropic's and Cohere's requests are read for their model and stream
+ * flag alone: the conversation and the tools before them are passed over
+ * unread (a value JSON does not allow inside does not stop the reading). */
+START_TEST(anthropic_request_read_for_model_and_stream)
+{
+	static const char body[] =
+		"{\"system\":[{\"type\":\"text\",\"text\":\"You are terse.\"}],\"messages\":[{\"role\":\"user\","
+		"\"content\":[{\"type\":\"text\",\"text\":\"Hi\"},{\"type\":\"image\",\"source\":{\"data\":NaN}}]}],"
+		"\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\"}}],\"max_tokens\":64,"
+		"\"model\":\"claude-3-5-haiku-20241022\",\"stream\":true}";
+	char req[1024];
+	snprintf(req, sizeof(req),
+		 "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: %zu\r\n\r\n%s", strlen(body),
+		 body);
+	const struct spz_call *call = one_call(
+		req, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n",
+		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":"
+		"\"claude-3-5-haiku-20241022\",\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n"
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}\n\n");
+	ck_assert_str_eq(call->provider, "anthropic");
+	ck_assert_str_eq(call->model, "claude-3-5-haiku-20241022");
+	ck_assert(call->stream_requested);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 12);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 5);
+}
+END_TEST
+
 START_TEST(legacy_completions)
 {
 	/* platform.openai.com/docs/api-reference/completions: choices[].text,
@@ -586,6 +613,7 @@ int main(void)
 	tcase_add_test(tc, embeddings_keep_no_text);
 	tcase_add_test(tc, embeddings_vectors_passed_over);
 	tcase_add_test(tc, request_tools_and_stream_logprobs_passed_over);
+	tcase_add_test(tc, anthropic_request_read_for_model_and_stream);
 	tcase_add_test(tc, legacy_completions);
 	tcase_add_test(tc, groq_stream_usage_in_x_groq);
 	tcase_add_test(tc, bedrock_invoke_with_response_stream);
