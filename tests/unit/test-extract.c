@@ -283,6 +283,18 @@ static const struct spz_call *one_call(const char *req, const char *resp_head, c
 	return &captured[0];
 }
 
+/* The figures of a streamed call: who, which model, the provider's counts. */
+static void assert_stream_counts(const struct spz_call *call, const char *provider, const char *model, int64_t input,
+				 int64_t output)
+{
+	ck_assert_str_eq(call->provider, provider);
+	ck_assert_str_eq(call->model, model);
+	ck_assert(call->stream);
+	ck_assert(!call->usage_estimated);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], input);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], output);
+}
+
 START_TEST(vertex_paths)
 {
 	const struct spz_call *call = one_call(
@@ -291,12 +303,8 @@ START_TEST(vertex_paths)
 		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n",
 		"data: {\"usageMetadata\":{\"promptTokenCount\":7,\"candidatesTokenCount\":3},"
 		"\"modelVersion\":\"gemini-2.0-flash-001\"}\r\n\r\n");
-	ck_assert_str_eq(call->provider, "vertex");
-	ck_assert_str_eq(call->model, "gemini-2.0-flash");
+	assert_stream_counts(call, "vertex", "gemini-2.0-flash", 7, 3);
 	ck_assert_str_eq(call->response_model, "gemini-2.0-flash-001");
-	ck_assert(call->stream);
-	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 7);
-	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 3);
 }
 END_TEST
 
@@ -533,11 +541,8 @@ START_TEST(anthropic_request_read_for_model_and_stream)
 		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":"
 		"\"claude-3-5-haiku-20241022\",\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n"
 		"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}\n\n");
-	ck_assert_str_eq(call->provider, "anthropic");
-	ck_assert_str_eq(call->model, "claude-3-5-haiku-20241022");
+	assert_stream_counts(call, "anthropic", "claude-3-5-haiku-20241022", 12, 5);
 	ck_assert(call->stream_requested);
-	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 12);
-	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 5);
 }
 END_TEST
 
@@ -571,11 +576,7 @@ START_TEST(groq_stream_usage_in_x_groq)
 		"data: {\"id\":\"c1\",\"model\":\"llama-3.1-8b-instant\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],"
 		"\"x_groq\":{\"id\":\"req_1\",\"usage\":{\"queue_time\":0.01,\"prompt_tokens\":40,\"completion_tokens\":2,"
 		"\"total_tokens\":42}}}\n\ndata: [DONE]\n\n");
-	ck_assert_str_eq(call->provider, "groq");
-	ck_assert(call->stream);
-	ck_assert(!call->usage_estimated);
-	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 40);
-	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 2);
+	assert_stream_counts(call, "groq", "llama-3.1-8b-instant", 40, 2);
 }
 END_TEST
 
