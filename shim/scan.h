@@ -58,6 +58,25 @@ static inline size_t spz_scan_json_string(const char *s, size_t n)
 	return i;
 }
 
+/* The length of s's prefix that holds no line end (CR or LF): an event
+ * stream's field values, a streamed call's every byte but a few. */
+static inline size_t spz_scan_line(const char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n && s[i] != '\r' && s[i] != '\n')
+		i++;
+	return i;
+}
+
 /* The length of s's prefix of spaces (an indent). */
 static inline size_t spz_scan_spaces(const char *s, size_t n)
 {

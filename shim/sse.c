@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "scan.h"
+
 enum { L_START, L_NAME, L_SPACE, L_VALUE, L_COMMENT };
 
 void spz_sse_init(struct spz_sse *p, const struct spz_sse_callbacks *cb, void *ud)
@@ -132,18 +134,14 @@ void spz_sse_feed(struct spz_sse *p, const char *buf, size_t len)
 			}
 			/* fall through */
 		case L_VALUE: {
-			size_t j = i;
-			while (j < len && buf[j] != '\r' && buf[j] != '\n')
-				j++;
+			size_t j = i + spz_scan_line(buf + i, len - i);
 			field_value(p, buf + i, j - i);
 			i = j;
 			continue;
 		}
-		case L_COMMENT: {
-			while (i < len && buf[i] != '\r' && buf[i] != '\n')
-				i++;
+		case L_COMMENT:
+			i += spz_scan_line(buf + i, len - i);
 			continue;
-		}
 		}
 	}
 }

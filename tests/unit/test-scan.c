@@ -44,6 +44,11 @@ static bool stops_tchar(unsigned char c)
 		 (c && strchr("!#$%&'*+-.^_`|~", c)));
 }
 
+static bool stops_line(unsigned char c)
+{
+	return c == '\r' || c == '\n';
+}
+
 static size_t reference(bool (*stops)(unsigned char), const char *s, size_t n)
 {
 	size_t i = 0;
@@ -102,6 +107,7 @@ START_TEST(scans_agree_with_the_byte_rules)
 	check_all(spz_scan_printable_no_bslash, stops_printable_no_bslash);
 	check_all(spz_scan_spaces, stops_spaces);
 	check_all(spz_scan_tchar, stops_tchar);
+	check_all(spz_scan_line, stops_line);
 	ck_assert_uint_eq(mismatches, 0);
 }
 END_TEST
