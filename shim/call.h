@@ -15,6 +15,9 @@ static inline bool spz_streq(const char *a, const char *b)
 {
 	return a[0] == b[0] && strcmp(a, b) == 0;
 }
+/* Whether an event's path is the string literal lit: its length settles
+ * most, and a compare of known size is inlined. */
+#define SPZ_PATH_IS(ev, lit) ((ev)->path_len == sizeof(lit) - 1 && memcmp((ev)->path, lit, sizeof(lit) - 1) == 0)
 static inline bool spz_starts(const char *s, const char *prefix, size_t n)
 {
 	return s[0] == prefix[0] && strncmp(s, prefix, n) == 0;

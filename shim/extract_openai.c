@@ -22,8 +22,7 @@ static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 		 * and their schemas, response formats and metadata (an agent's
 		 * request is mostly these) are passed over unread, and so is an
 		 * embeddings request's input. */
-		if (!estimable || !(spz_streq(ev->path, "messages") || spz_streq(ev->path, "input") ||
-				    spz_streq(ev->path, "prompt")))
+		if (!estimable || !(SPZ_PATH_IS(ev, "messages") || SPZ_PATH_IS(ev, "input") || SPZ_PATH_IS(ev, "prompt")))
 			c->skip_value = true;
 		return;
 	}
@@ -87,7 +86,11 @@ static void openai_request_string(struct spz_call *c, const char *path, const ch
 static void openai_response_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
 {
 	(void)first;
-	int field = c->stream ? path_index(completion_paths, path) : -1;
+	/* Every string of every chunk comes here; the completion's paths all
+	 * begin with c or d (a chunk's id, object and model do not). */
+	if (!c->stream || (path[0] != 'c' && path[0] != 'd'))
+		return;
+	int field = path_index(completion_paths, path);
 	if (field >= 0)
 		spz_estimate_completion(c, field + 1, buf, len);
 }
@@ -113,8 +116,8 @@ static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 	 * estimate needs; an embeddings list's vectors (a number each); a
 	 * stream's logprobs. */
 	if (ev->type == SPZ_JSON_ARRAY || ev->type == SPZ_JSON_OBJECT) {
-		if ((ev->depth == 1 && ((!c->stream && spz_streq(ev->path, "choices")) || spz_streq(ev->path, "data"))) ||
-		    spz_streq(ev->path, "choices[].logprobs"))
+		if ((ev->depth == 1 && ((!c->stream && SPZ_PATH_IS(ev, "choices")) || SPZ_PATH_IS(ev, "data"))) ||
+		    SPZ_PATH_IS(ev, "choices[].logprobs"))
 			c->skip_value = true;
 		return;
 	}
