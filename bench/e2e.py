@@ -13,11 +13,14 @@ Then the same calls from the curl command (one process, one keep-alive
 connection, N URLs in a config file): its whole run's CPU and wall seconds
 (start-up included, as a user times the command) and instructions a call:
   curl_cpu0 curl_cpu1 ratio curl_wall0 curl_wall1 ratio curl_ins0 curl_ins1 ratio
-Last, the median over the rounds of each round's own ratio (with and without
+Then the median over the rounds of each round's own ratio (with and without
 the shim run back to back in one round, so a noisy spell slows both), which
 on a machine with noisy neighbours is the steadier figure (the best of each
 series may come from different spells), and its interquartile range:
   cpu lo hi  wall lo hi  proxy_wall lo hi  curl_cpu lo hi  curl_wall lo hi
+Last, the instructions a Python call spends inside the shim's connection
+handlers (callgrind, 200 and 600 calls): the shim's own work, which the
+difference of whole runs above only approximates.
 Usage: e2e.py SHIM SPATURZU CERTS CORPUS WORK N ROUNDS"""
 import os
 import resource
@@ -196,6 +199,22 @@ try:
                 with open(out) as f:
                     counts.append(next(int(l.split()[1]) for l in f if l.startswith("summary:")))
             instructions[label] = (counts[1] - counts[0]) / (600 - 200)
+            if label == "with":
+                # The shim's own work alone: instructions inside its
+                # connection handlers (the hooks' wrappers around them
+                # excluded), free of the interpreter's own drift from run
+                # to run, which moves the difference above by a few
+                # thousand.
+                own = []
+                for calls in (200, 600):
+                    out = os.path.join(work, "callgrind.handlers.%d" % calls)
+                    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                    "--toggle-collect=spz_conn_on_read", "--toggle-collect=spz_conn_on_write",
+                                    "/usr/bin/python3", "-c", CLIENT, target, os.path.join(certs, "ca.pem"), str(calls)],
+                                   env=env, capture_output=True, check=True)
+                    with open(out) as f:
+                        own.append(next(int(l.split()[1]) for l in f if l.startswith("summary:")))
+                instructions["handlers"] = (own[1] - own[0]) / (600 - 200)
             if not have_curl:
                 continue
             counts = []
@@ -236,4 +255,6 @@ def paired(base, label, i):
 
 
 print(" " + " ".join([paired("without", "with", 0), paired("without", "with", 1), paired("without", "proxy", 1),
-                      paired("curl without", "curl with", 0), paired("curl without", "curl with", 1)]))
+                      paired("curl without", "curl with", 0), paired("curl without", "curl with", 1)]), end="")
+h = instructions.get("handlers")
+print(" %s" % ("%.0f" % h if h else "-"))

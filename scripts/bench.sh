@@ -11,7 +11,9 @@
 #           (best of each series, and the median of the rounds' own
 #           ratios with its interquartile range)
 #           and instructions a call (callgrind: deterministic, unlike
-#           times on a machine with noisy neighbours)
+#           times on a machine with noisy neighbours), and those inside
+#           the shim's connection handlers alone (the difference of whole
+#           runs moves with the interpreter's own count)
 #           and, for comparison, the same calls through nginx as a
 #           TLS-terminating reverse proxy (a proxy gateway's architecture)
 #           and the same 1,000 calls from the curl command (one process,
@@ -109,7 +111,7 @@ echo "$e2e" | awk -v r="$e2e_rounds" '{
   printf "1,000 calls, Python http.client: CPU    %7.3f s  %7.3f s   %.3f best of each; median of %d rounds %s (IQR %s-%s)\n", $1, $2, $3, r, $21, $22, $23;
   printf "1,000 calls, Python http.client: wall   %7.3f s  %7.3f s   %.3f best of each; median %s (IQR %s-%s)\n", $4, $5, $6, $24, $25, $26;
   printf "the same through nginx as a TLS proxy   %7.3f s  %7s s   %s best of each; median %s (IQR %s-%s) (wall, proxy instead of shim)\n", $4, $7, $8, $27, $28, $29;
-  printf "a Python call, instructions (callgrind) %9s  %9s   %s\n", $9, $10, $11;
+  printf "a Python call, instructions (callgrind) %9s  %9s   %s (%s inside the shim handlers)\n", $9, $10, $11, $36;
   printf "1,000 calls, the curl command: CPU      %7.3f s  %7.3f s   %.3f best of each; median %s (IQR %s-%s) (start-up included)\n", $12, $13, $14, $30, $31, $32;
   printf "1,000 calls, the curl command: wall     %7.3f s  %7.3f s   %.3f best of each; median %s (IQR %s-%s)\n", $15, $16, $17, $33, $34, $35;
   printf "a curl call, instructions (callgrind)   %9s  %9s   %s\n", $18, $19, $20 }'
