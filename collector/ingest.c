@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,10 +84,30 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Whether name is another ring's temporary file ("spaturzu-UID-HASH.ring.new-PID"
+ * in /dev/shm) of this user whose maker is gone: a collector on another
+ * socket killed while it made its ring, which no collector on that socket
+ * may ever come back to remove (8 MiB of memory each). */
+static bool orphan_fresh(int dirfd, const char *name)
+{
+	char mine[64];
+	int n = snprintf(mine, sizeof(mine), "spaturzu-%ld-", (long)geteuid());
+	const char *tag = strstr(name, ".ring.new-");
+	if (n <= 0 || strncmp(name, mine, (size_t)n) != 0 || !tag)
+		return false;
+	char *end;
+	long pid = strtol(tag + 10, &end, 10);
+	struct stat st;
+	if (pid <= 0 || *end != '\0' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+		return false; /* its maker may be at work still */
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
+}
+
 /* A new ring is made under a temporary name and renamed over the ring's
  * path. Such a file of another process is the leftover of a collector
  * killed while it made one (8 MiB of tmpfs each): its maker held the lock
- * that this collector holds now, so it is gone. */
+ * that this collector holds now, so it is gone. Other rings' leftovers in
+ * /dev/shm go too once their makers are gone (orphan_fresh). */
 static void remove_stale_fresh(const char *path)
 {
 	char dir[4200], prefix[4300];
@@ -102,8 +124,9 @@ static void remove_stale_fresh(const char *path)
 		return;
 	}
 	struct dirent *e;
+	bool shm = strcmp(dir, "/dev/shm") == 0;
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, prefix, (size_t)n) != 0)
+		if (strncmp(e->d_name, prefix, (size_t)n) != 0 && !(shm && orphan_fresh(dirfd(d), e->d_name)))
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
 			clog_info("removed %s/%s, left by a collector killed while it made its ring", dir, e->d_name);

@@ -73,6 +73,29 @@ class RecordRing(harness.FreshWorldCase):
         rings = [p for p in glob.glob("/dev/shm/spaturzu-%d-*.ring" % os.geteuid())]
         return rings
 
+    def test_orphaned_fresh_rings_of_other_sockets_are_removed(self):
+        """A collector killed while it made its ring leaves the ring's
+        temporary file (8 MiB of memory) under a name no collector on
+        another socket would look for; a collector removes such files once
+        their maker is gone, and leaves a live maker's alone."""
+        import subprocess
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        prefix = "/dev/shm/spaturzu-%d-00000000deadbeef.ring.new-" % os.geteuid()
+        orphan, live = prefix + str(dead.pid), prefix + str(os.getpid())
+        for path in (orphan, live):
+            with open(path, "wb") as f:
+                f.write(b"\0" * 4096)
+        try:
+            self.world.start_collector()
+            self.assertFalse(os.path.exists(orphan), "a dead collector's half-made ring is removed")
+            self.assertTrue(os.path.exists(live), "a live maker's file stays")
+            self.assertIn("left by a collector killed", self.world.collector_log())
+        finally:
+            for path in (orphan, live):
+                if os.path.exists(path):
+                    os.unlink(path)
+
     def test_records_in_the_ring_survive_a_collector_killed(self):
         """Records go by the collector's ring (no system call, no datagram)
         while it beats; those it had not taken when it was killed are taken
