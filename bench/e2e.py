@@ -211,7 +211,7 @@ try:
                     subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
                                     "--toggle-collect=spz_conn_on_read", "--toggle-collect=spz_conn_on_write",
                                     "/usr/bin/python3", "-c", CLIENT, target, os.path.join(certs, "ca.pem"), str(calls)],
-                                   env=env, capture_output=True, check=True)
+                                   env=dict(os.environ, PYTHONHASHSEED="0", **extra), capture_output=True, check=True)
                     with open(out) as f:
                         own.append(next(int(l.split()[1]) for l in f if l.startswith("summary:")))
                 instructions["handlers"] = (own[1] - own[0]) / (600 - 200)

@@ -87,13 +87,12 @@ static int64_t wall_ms(void)
 /* Whether name is another ring's temporary file ("spaturzu-UID-HASH.ring.new-PID"
  * in /dev/shm) of this user whose maker is gone: a collector on another
  * socket killed while it made its ring, which no collector on that socket
- * may ever come back to remove (8 MiB of memory each). */
-static bool orphan_fresh(int dirfd, const char *name)
+ * may ever come back to remove (8 MiB of memory each). mine is this
+ * user's prefix of ring names, "spaturzu-UID-". */
+static bool orphan_fresh(int dirfd, const char *name, const char *mine)
 {
-	char mine[64];
-	int n = snprintf(mine, sizeof(mine), "spaturzu-%ld-", (long)geteuid());
 	const char *tag = strstr(name, ".ring.new-");
-	if (n <= 0 || strncmp(name, mine, (size_t)n) != 0 || !tag)
+	if (strncmp(name, mine, strlen(mine)) != 0 || !tag)
 		return false;
 	char *end;
 	long pid = strtol(tag + 10, &end, 10);
@@ -125,8 +124,10 @@ static void remove_stale_fresh(const char *path)
 	}
 	struct dirent *e;
 	bool shm = strcmp(dir, "/dev/shm") == 0;
+	char mine[64];
+	snprintf(mine, sizeof(mine), "spaturzu-%ld-", (long)geteuid());
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, prefix, (size_t)n) != 0 && !(shm && orphan_fresh(dirfd(d), e->d_name)))
+		if (strncmp(e->d_name, prefix, (size_t)n) != 0 && !(shm && orphan_fresh(dirfd(d), e->d_name, mine)))
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
 			clog_info("removed %s/%s, left by a collector killed while it made its ring", dir, e->d_name);
