@@ -60,6 +60,9 @@ struct spz_api {
 	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
 	/* Bytes of a response string value, however long (see spz_json). */
 	void (*response_string)(struct spz_call *c, const char *path, const char *buf, size_t len, bool first);
+	/* response_string reads only streamed bodies (an estimate of their
+	 * completion): a whole body's strings are not passed to it. */
+	bool response_string_streamed_only;
 	/* The response is complete (or cut): settle what the events gave. */
 	void (*finish)(struct spz_call *c);
 };

@@ -67,7 +67,7 @@ void spz_req_head_header(struct spz_req_head *h, const char *name, size_t nlen, 
 		spz_copy_str(h->host, sizeof(h->host), value, n);
 	} else if (spz_header_is(name, nlen, "content-encoding")) {
 		h->coding = spz_coding_from_header(value, vlen);
-	} else if (nlen > 11 && strncasecmp(name, "x-spaturzu-", 11) == 0) {
+	} else if (nlen > 11 && (name[0] | 0x20) == 'x' && strncasecmp(name, "x-spaturzu-", 11) == 0) {
 		/* Attribution an SDK can set through default headers. */
 		if (spz_header_is(name, nlen, "x-spaturzu-agent"))
 			spz_copy_str(h->hdr_agent, sizeof(h->hdr_agent), value, vlen);
@@ -321,7 +321,7 @@ void spz_resp_body_feed(struct spz_resp_body *b, const char *buf, size_t len, in
 		spz_decoder_init(&b->dec, b->coding);
 		spz_json_init(&b->js, resp_json_event, b);
 		spz_json_report_only(&b->js, EXTRACTOR_EVENTS);
-		if (call->api->response_string)
+		if (call->api->response_string && (call->stream || !call->api->response_string_streamed_only))
 			spz_json_set_chunk_cb(&b->js, resp_json_string);
 		spz_sse_init(&b->sse, &sse_callbacks, b);
 		spz_es_init(&b->es, &es_callbacks, b);

@@ -95,19 +95,43 @@ static void openai_response_string(struct spz_call *c, const char *path, const c
 		spz_estimate_completion(c, field + 1, buf, len);
 }
 
-static const struct spz_usage_path openai_usage[] = {
+/* By the first letter after "usage.": each event is looked up in a table
+ * of two or three paths, not of ten. */
+static const struct spz_usage_path openai_usage_p[] = {
 	SPZ_USAGE_PATH("usage.prompt_tokens", SPZ_U_INPUT),
-	SPZ_USAGE_PATH("usage.completion_tokens", SPZ_U_OUTPUT),
 	SPZ_USAGE_PATH("usage.prompt_tokens_details.cached_tokens", SPZ_U_CACHE_READ),
 	SPZ_USAGE_PATH("usage.prompt_cache_hit_tokens", SPZ_U_CACHE_READ),
 	SPZ_USAGE_PATH("usage.prompt_tokens_details.cache_write_tokens", SPZ_U_CACHE_WRITE),
+	{ NULL, 0, 0 },
+};
+static const struct spz_usage_path openai_usage_c[] = {
+	SPZ_USAGE_PATH("usage.completion_tokens", SPZ_U_OUTPUT),
 	SPZ_USAGE_PATH("usage.completion_tokens_details.reasoning_tokens", SPZ_U_REASONING),
+	{ NULL, 0, 0 },
+};
+static const struct spz_usage_path openai_usage_i[] = {
 	SPZ_USAGE_PATH("usage.input_tokens", SPZ_U_INPUT),
-	SPZ_USAGE_PATH("usage.output_tokens", SPZ_U_OUTPUT),
 	SPZ_USAGE_PATH("usage.input_tokens_details.cached_tokens", SPZ_U_CACHE_READ),
+	{ NULL, 0, 0 },
+};
+static const struct spz_usage_path openai_usage_o[] = {
+	SPZ_USAGE_PATH("usage.output_tokens", SPZ_U_OUTPUT),
 	SPZ_USAGE_PATH("usage.output_tokens_details.reasoning_tokens", SPZ_U_REASONING),
 	{ NULL, 0, 0 },
 };
+
+static const struct spz_usage_path *openai_usage_table(const char *p, size_t len)
+{
+	if (len <= 6 || memcmp(p, "usage.", 6) != 0)
+		return NULL;
+	switch (p[6]) {
+	case 'p': return openai_usage_p;
+	case 'c': return openai_usage_c;
+	case 'i': return openai_usage_i;
+	case 'o': return openai_usage_o;
+	}
+	return NULL; /* total_tokens and the rest: not counted apart */
+}
 
 static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 {
@@ -128,7 +152,15 @@ static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 		p += 9;
 	else if (spz_starts(p, "x_groq.", 7))
 		p += 7;
-	if (!spz_usage_from_event(&c->usage, ev, p, openai_usage))
+	/* What is read begins with u (usage), m (model) or i (id): a body's
+	 * other values (object, created, choices, service_tier, a stream's
+	 * every delta) need no lookup. */
+	if (p[0] == 'u') {
+		const struct spz_usage_path *table =
+			ev->type == SPZ_JSON_NUMBER ? openai_usage_table(p, ev->path_len - (size_t)(p - ev->path)) : NULL;
+		if (table)
+			spz_usage_from_event(&c->usage, ev, p, table);
+	} else if (p[0] == 'm' || p[0] == 'i')
 		spz_response_model_id(c, ev, p, "model", "id");
 }
 
@@ -144,7 +176,7 @@ static void openai_header(struct spz_call *c, const char *name, size_t name_len,
 		.provider = "openai-compatible", .kind = kind_, .request_path = openai_path,           \
 		.request_value = openai_request, .request_string = openai_request_string,              \
 		.response_header = openai_header, .response_value = openai_response,                   \
-		.response_string = openai_response_string,                                             \
+		.response_string = openai_response_string, .response_string_streamed_only = true,      \
 	}
 
 const struct spz_api spz_api_openai_chat = OPENAI_API("chat");

@@ -316,8 +316,23 @@ static bool is_ws(char c)
 /* Where the whitespace from i ends: pretty-printed bodies put a newline
  * and an indent of spaces between tokens. Only called on whitespace, so a
  * stream's compact JSON pays nothing for it. */
-static size_t ws_end(const char *buf, size_t i, size_t len)
+static inline __attribute__((always_inline)) size_t ws_end(const char *buf, size_t i, size_t len)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* An indent of up to seven spaces (most of them) in one word. */
+	if (len - i >= 8) {
+		uint64_t w;
+		memcpy(&w, buf + i, 8);
+		w ^= 0x2020202020202020ull;
+		if (w) {
+			i += (size_t)__builtin_ctzll(w) / 8;
+			if (!is_ws(buf[i]))
+				return i;
+		} else {
+			i += 8;
+		}
+	}
+#endif
 	i += spz_scan_spaces(buf + i, len - i);
 	while (i < len && is_ws(buf[i]))
 		i++;
@@ -334,6 +349,7 @@ static bool is_number_byte(char c)
 {
 	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
 }
+
 
 
 /* Starts a value at c; returns -1 if c cannot start one. */
