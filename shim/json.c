@@ -153,7 +153,6 @@ static void path_append(struct spz_json *js, const char *s, size_t n, bool dot)
 		js->path[js->path_len++] = '.';
 	copy_short(js->path + js->path_len, s, n);
 	js->path_len += n;
-	js->path[js->path_len] = '\0';
 }
 
 /* A key completed at the current depth: the path becomes container path + key. */
@@ -164,7 +163,6 @@ static void set_key(struct spz_json *js, const char *key, size_t key_len, bool t
 	unsigned d = js->depth;
 	bool inherited = d > 0 && js->path_overflow_at[d - 1];
 	js->path_len = js->level_path[d];
-	js->path[js->path_len] = '\0';
 	js->path_overflow_at[d] = inherited;
 	if (inherited)
 		return;
@@ -201,10 +199,8 @@ static void value_done(struct spz_json *js)
 
 static void pop(struct spz_json *js)
 {
-	if (js->depth <= SPZ_JSON_PATH_DEPTH) {
+	if (js->depth <= SPZ_JSON_PATH_DEPTH)
 		js->path_len = js->level_path[js->depth];
-		js->path[js->path_len] = '\0';
-	}
 	js->depth--;
 	emit(js, SPZ_JSON_END, NULL, 0, false);
 	value_done(js);

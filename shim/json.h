@@ -70,7 +70,7 @@ struct spz_json {
 	/* From here on, spz_json_init leaves the bytes as they are: each is
 	 * written before it is read. */
 	uint8_t ctx_bits[SPZ_JSON_DEPTH_MAX / 8]; /* 1 = array, 0 = object */
-	char path[SPZ_JSON_PATH_MAX + 1];
+	char path[SPZ_JSON_PATH_MAX + 1]; /* NUL-terminated when handed to a callback, not before */
 	char key[SPZ_JSON_KEY_MAX + 1];
 	size_t key_len;
 	bool key_truncated;

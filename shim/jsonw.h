@@ -30,19 +30,11 @@ static inline void spz_jw_raw(struct spz_jw *w, const char *s, size_t n)
 void spz_jw_str(struct spz_jw *w, const char *s, size_t n);
 void spz_jw_int(struct spz_jw *w, int64_t value);
 
-/* A member's key that is a string literal with nothing to escape: written
- * with its quotes and colon (and the separator) without scanning it. */
-#define SPZ_JW_LIT_KEY(w, key) spz_jw_lit_key((w), "\"" key "\":", sizeof("\"" key "\":") - 1)
 /* The comma before a member or an element, unless it is the first. */
 static inline void spz_jw_sep(struct spz_jw *w)
 {
 	if (w->len > 0 && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
 		spz_jw_raw(w, ",", 1);
-}
-static inline void spz_jw_lit_key(struct spz_jw *w, const char *quoted, size_t n)
-{
-	spz_jw_sep(w);
-	spz_jw_raw(w, quoted, n);
 }
 /* Writes the separator if needed, then "key": */
 void spz_jw_key(struct spz_jw *w, const char *key);

@@ -60,8 +60,9 @@ static void rfc3339(char out[25], int64_t unix_ms)
 	out[24] = '\0';
 }
 
-/* Written with their quotes and colon, as literal keys are. */
-#define USAGE_KEY(name) { "\"" name "\":", sizeof("\"" name "\":") - 1 }
+/* Written with the comma before them, their quotes and colon, as literal
+ * keys are. */
+#define USAGE_KEY(name) { ",\"" name "\":", sizeof(",\"" name "\":") - 1 }
 static const struct {
 	const char *quoted;
 	size_t len;
@@ -75,16 +76,18 @@ static const struct {
 	[SPZ_U_TOOL_INPUT] = USAGE_KEY("toolPromptTokens"),
 };
 
-/* Members with literal keys (every key here is plain). */
-#define KSTR(key, value)                                   \
-	do {                                               \
-		const char *v_ = (value);                  \
-		SPZ_JW_LIT_KEY(&w, key);                   \
-		spz_jw_str(&w, v_, strlen(v_));            \
+/* Members with literal keys (every key here is plain), each after another
+ * member: the comma is part of the literal, not looked for in the buffer. */
+#define KEY(key) spz_jw_raw(&w, ",\"" key "\":", sizeof(",\"" key "\":") - 1)
+#define KSTR(key, value)                        \
+	do {                                    \
+		const char *v_ = (value);       \
+		KEY(key);                       \
+		spz_jw_str(&w, v_, strlen(v_)); \
 	} while (0)
 #define KINT(key, value)                 \
 	do {                             \
-		SPZ_JW_LIT_KEY(&w, key); \
+		KEY(key);                \
 		spz_jw_int(&w, (value)); \
 	} while (0)
 
@@ -95,8 +98,8 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 	rfc3339(when, c->start_wall_ms);
 
 	spz_jw_init(&w, buf, cap);
-	spz_jw_raw(&w, "{", 1);
-	KSTR("id", c->id);
+	spz_jw_raw(&w, "{\"id\":", 6);
+	spz_jw_str(&w, c->id, strlen(c->id));
 	KSTR("provider", c->provider);
 	KSTR("model", c->model[0] ? c->model : "unknown");
 	if (c->response_model[0])
@@ -112,7 +115,7 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 	}
 	for (int f = 0; f < SPZ_U_COUNT; f++)
 		if (c->usage.present & (1u << f)) {
-			spz_jw_lit_key(&w, usage_keys[f].quoted, usage_keys[f].len);
+			spz_jw_raw(&w, usage_keys[f].quoted, usage_keys[f].len);
 			spz_jw_int(&w, c->usage.v[f]);
 		}
 	if (c->usage.present)
@@ -121,9 +124,9 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 	KINT("status", c->no_response || c->status == 0 ? 500 : c->status);
 	if (c->refused) {
 		char amount[40];
-		SPZ_JW_LIT_KEY(&w, "refused");
-		spz_jw_raw(&w, "{", 1);
-		KSTR("budgetId", c->refusal.budget_id);
+		KEY("refused");
+		spz_jw_raw(&w, "{\"budgetId\":", 12);
+		spz_jw_str(&w, c->refusal.budget_id, strlen(c->refusal.budget_id));
 		KSTR("scope", c->refusal.scope == SPZ_BUDGET_AGENT ? "agent" : "project");
 		KSTR("period", c->refusal.period == SPZ_BUDGET_MONTHLY ? "monthly" : "daily");
 		spz_money_format(c->refusal.limit_pusd, 2, amount, sizeof(amount));
@@ -137,7 +140,7 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 		KSTR("error", "truncated");
 	int64_t end = c->end_ns ? c->end_ns : c->start_ns;
 	KINT("latencyMs", (end - c->start_ns) / 1000000);
-	SPZ_JW_LIT_KEY(&w, "stream");
+	KEY("stream");
 	spz_jw_raw(&w, c->stream ? "true" : "false", c->stream ? 4 : 5);
 	if (c->stream && c->first_byte_ns)
 		KINT("ttftMs", (c->first_byte_ns - c->start_ns) / 1000000);

@@ -201,6 +201,17 @@ static inline size_t spz_scan_tchar(const char *s, size_t n)
 		       _mm_sub_epi8((x), _mm_set1_epi8((char)(lo))))
 	for (; i + 16 <= n; i += 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		/* Names are letters, digits and '-' in practice: where the first
+		 * other byte is no tchar (the ':' after a name, the space after a
+		 * method), that is the answer; the full test is for the rest. */
+		__m128i common = _mm_or_si128(SPZ_IN_RANGE(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 25),
+					      _mm_or_si128(SPZ_IN_RANGE(x, '0', 9), _mm_cmpeq_epi8(x, _mm_set1_epi8('-'))));
+		unsigned other = ~(unsigned)_mm_movemask_epi8(common) & 0xffffu;
+		if (!other)
+			continue;
+		unsigned first = (unsigned)__builtin_ctz(other);
+		if (!spz_is_tchar((unsigned char)s[i + first]))
+			return i + first;
 		__m128i visible = SPZ_IN_RANGE(x, 0x21, 0x7e - 0x21);
 		/* the delimiters: ":;<=>?@", "[\]", "()", and five alone */
 		__m128i delim = _mm_or_si128(_mm_or_si128(SPZ_IN_RANGE(x, ':', 6), SPZ_IN_RANGE(x, '[', 2)),
