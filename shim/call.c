@@ -53,9 +53,9 @@ void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *e
 		c->skip_value = true;
 		return;
 	}
-	if (ev->type == SPZ_JSON_STRING && spz_streq(ev->path, "model"))
+	if (ev->type == SPZ_JSON_STRING && SPZ_PATH_IS(ev, "model"))
 		spz_copy_str(c->model, sizeof(c->model), ev->value, ev->value_len);
-	else if (spz_streq(ev->path, "stream"))
+	else if (SPZ_PATH_IS(ev, "stream"))
 		c->stream_requested = ev->type == SPZ_JSON_TRUE;
 }
 
@@ -64,8 +64,10 @@ void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, 
 {
 	if (ev->type != SPZ_JSON_STRING || ev->value_len == 0)
 		return;
-	if (spz_streq(path, model_key))
+	/* path is ev->path or a suffix of it: its length is known. */
+	size_t len = ev->path_len - (size_t)(path - ev->path);
+	if (len == strlen(model_key) && memcmp(path, model_key, len) == 0)
 		spz_copy_str(c->response_model, sizeof(c->response_model), ev->value, ev->value_len);
-	else if (spz_streq(path, id_key) && c->request_id[0] == '\0')
+	else if (len == strlen(id_key) && memcmp(path, id_key, len) == 0 && c->request_id[0] == '\0')
 		spz_copy_str(c->request_id, sizeof(c->request_id), ev->value, ev->value_len);
 }

@@ -27,9 +27,9 @@ static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 		return;
 	}
 	if (estimable && ev->type == SPZ_JSON_OBJECT &&
-	    (spz_streq(ev->path, "messages[]") || spz_streq(ev->path, "input[]")))
+	    (SPZ_PATH_IS(ev, "messages[]") || SPZ_PATH_IS(ev, "input[]")))
 		spz_estimate_message(c, false);
-	else if (estimable && ev->type == SPZ_JSON_STRING && spz_streq(ev->path, "messages[].name"))
+	else if (estimable && ev->type == SPZ_JSON_STRING && SPZ_PATH_IS(ev, "messages[].name"))
 		spz_estimate_message(c, true);
 	spz_request_model_stream(c, ev);
 }

@@ -179,14 +179,9 @@ static inline size_t spz_scan_printable_no_bslash(const char *s, size_t n)
  * delimiters "(),/:;<=>?@[\]{}. */
 static inline int spz_is_tchar(unsigned char c)
 {
-	if (c <= 0x20 || c >= 0x7f)
-		return 0;
-	switch (c) {
-	case '"': case '(': case ')': case ',': case '/': case ':': case ';': case '<': case '=': case '>':
-	case '?': case '@': case '[': case '\\': case ']': case '{': case '}':
-		return 0;
-	}
-	return 1;
+	/* One bit a byte: bytes 0x00-0x3f, then 0x40-0x7f (none above). */
+	static const uint64_t tchar_bits[2] = { 0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull };
+	return c < 0x80 && (int)((tchar_bits[c >> 6] >> (c & 63)) & 1);
 }
 
 /* The length of s's prefix of token characters: a header name, whose end
