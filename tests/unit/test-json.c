@@ -338,6 +338,46 @@ START_TEST(skipped_containers_are_passed_over)
 }
 END_TEST
 
+/* Skipped bodies without backslashes are passed over sixteen bytes at a
+ * time, brackets inside strings told from the others by the quotes' parity:
+ * strings that open in one block and close in another, brackets on either
+ * side of a block's edge, and the container's end in the middle of one. */
+START_TEST(skipped_blocks_follow_strings_and_depth)
+{
+	struct skipper k;
+	int rc;
+	scan_skipping("{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"a [long] answer, {with} brackets"
+		      " ]]]] }}}} and [[[[ {{{{ that span blocks\",\"annotations\":[[],[[]],{\"a\":[\"]\"]}]},\"logprobs\":null,"
+		      "\"finish_reason\":\"stop\"},{\"index\":1,\"x\":\"0123456789abcde\"}],\"usage\":{\"total_tokens\":44},\"model\":\"m\"}",
+		      "choices", NULL, &k, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(k.t.text, "obj \n"
+				   "arr choices\n"
+				   "end choices\n"
+				   "obj usage\n"
+				   "num usage.total_tokens=44\n"
+				   "end usage\n"
+				   "str model=m\n"
+				   "end \n"
+				   "doc \n");
+	/* Nesting inside a skipped container counts toward the depth limit,
+	 * however many levels a block opens. */
+	char deep[2 * SPZ_JSON_DEPTH_MAX + 64];
+	for (int levels = SPZ_JSON_DEPTH_MAX - 3; levels <= SPZ_JSON_DEPTH_MAX; levels++) {
+		size_t n = (size_t)sprintf(deep, "{\"choices\":");
+		for (int d = 0; d < levels; d++)
+			deep[n++] = '[';
+		for (int d = 0; d < levels; d++)
+			deep[n++] = ']';
+		deep[n++] = '}';
+		deep[n] = '\0';
+		scan_skipping(deep, "choices", NULL, &k, &rc);
+		/* the top-level object and the skipped array's levels */
+		ck_assert_int_eq(rc, 1 + levels >= SPZ_JSON_DEPTH_MAX ? -1 : 0);
+	}
+}
+END_TEST
+
 /* A skip asked for during a string's event is no request: the next
  * container is read as usual. */
 static void stray_skip_event(void *ud, const struct spz_json_event *ev)
@@ -414,6 +454,7 @@ int main(void)
 	tcase_add_test(tc, chunks_are_strings_only);
 	tcase_add_test(tc, skipped_containers_are_passed_over);
 	tcase_add_test(tc, skipping_keeps_the_depth_limit);
+	tcase_add_test(tc, skipped_blocks_follow_strings_and_depth);
 	tcase_add_test(tc, a_stray_skip_is_ignored);
 	tcase_add_test(tc, parse_count);
 	suite_add_tcase(s, tc);
