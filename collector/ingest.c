@@ -84,6 +84,12 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Seconds a temporary ring file must have gone unwritten before it counts
+ * as left behind: its maker writes every page of it and renames it within
+ * a second, and a pid that is gone here may be alive in another PID
+ * namespace (a collector in a container sharing /dev/shm). */
+#define ORPHAN_IDLE_S 60
+
 /* Whether name is another ring's temporary file ("spaturzu-UID-HASH.ring.new-PID"
  * in /dev/shm) of this user whose maker is gone: a collector on another
  * socket killed while it made its ring, which no collector on that socket
@@ -99,7 +105,8 @@ static bool orphan_fresh(int dirfd, const char *name, const char *mine)
 	struct stat st;
 	if (pid <= 0 || *end != '\0' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 		return false; /* its maker may be at work still */
-	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	       st.st_mtime + ORPHAN_IDLE_S <= time(NULL);
 }
 
 /* A new ring is made under a temporary name and renamed over the ring's

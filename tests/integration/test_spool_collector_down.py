@@ -77,22 +77,30 @@ class RecordRing(harness.FreshWorldCase):
         """A collector killed while it made its ring leaves the ring's
         temporary file (8 MiB of memory) under a name no collector on
         another socket would look for; a collector removes such files once
-        their maker is gone, and leaves a live maker's alone."""
+        their maker is gone, and leaves a live maker's alone. A file written
+        in the last minute stays even when its pid is gone here: its maker
+        may be a collector in another PID namespace at work on it."""
         import subprocess
+        import time
         dead = subprocess.Popen(["true"])
         dead.wait()
         prefix = "/dev/shm/spaturzu-%d-00000000deadbeef.ring.new-" % os.geteuid()
-        orphan, live = prefix + str(dead.pid), prefix + str(os.getpid())
-        for path in (orphan, live):
+        other = "/dev/shm/spaturzu-%d-00000000feedface.ring.new-" % os.geteuid()
+        orphan, live, recent = prefix + str(dead.pid), prefix + str(os.getpid()), other + str(dead.pid)
+        for path in (orphan, live, recent):
             with open(path, "wb") as f:
                 f.write(b"\0" * 4096)
+        idle = time.time() - 120
+        for path in (orphan, live):
+            os.utime(path, (idle, idle))
         try:
             self.world.start_collector()
             self.assertFalse(os.path.exists(orphan), "a dead collector's half-made ring is removed")
             self.assertTrue(os.path.exists(live), "a live maker's file stays")
+            self.assertTrue(os.path.exists(recent), "a file written in the last minute stays")
             self.assertIn("left by a collector killed", self.world.collector_log())
         finally:
-            for path in (orphan, live):
+            for path in (orphan, live, recent):
                 if os.path.exists(path):
                     os.unlink(path)
 
