@@ -96,7 +96,7 @@ static void openai_response_string(struct spz_call *c, const char *path, const c
 }
 
 /* By the first letter after "usage.": each event is looked up in a table
- * of two or three paths, not of ten. */
+ * of two to four paths, not of ten. */
 static const struct spz_usage_path openai_usage_p[] = {
 	SPZ_USAGE_PATH("usage.prompt_tokens", SPZ_U_INPUT),
 	SPZ_USAGE_PATH("usage.prompt_tokens_details.cached_tokens", SPZ_U_CACHE_READ),

@@ -347,7 +347,6 @@ static bool is_number_byte(char c)
 }
 
 
-
 /* Starts a value at c; returns -1 if c cannot start one. */
 static int value_begin(struct spz_json *js, char c)
 {
@@ -586,11 +585,6 @@ after:
 	goto ended;
 }
 
-/* Passes over a skipped container from i, stop to stop (quotes, escapes,
- * brackets), without going back to the state dispatch for each: a skipped
- * body (a whole answer's choices) has a stop every few bytes. Returns where
- * it stopped (len, or after the container's end, which is reported), or
- * SIZE_MAX on bad JSON. Inside strings, nothing is checked. */
 #ifdef __SSE2__
 static inline unsigned popcount16(unsigned m)
 {
@@ -643,6 +637,11 @@ static size_t skip_blocks(struct spz_json *js, const char *buf, size_t i, size_t
 }
 #endif
 
+/* Passes over a skipped container from i, stop to stop (quotes, escapes,
+ * brackets), without going back to the state dispatch for each: a skipped
+ * body (a whole answer's choices) has a stop every few bytes. Returns where
+ * it stopped (len, or after the container's end, which is reported), or
+ * SIZE_MAX on bad JSON. Inside strings, nothing is checked. */
 static size_t skip_run(struct spz_json *js, const char *buf, size_t i, size_t len)
 {
 #ifdef __SSE2__

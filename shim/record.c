@@ -79,6 +79,8 @@ static const struct {
 /* Members with literal keys (every key here is plain), each after another
  * member: the comma is part of the literal, not looked for in the buffer. */
 #define KEY(key) spz_jw_raw(&w, ",\"" key "\":", sizeof(",\"" key "\":") - 1)
+/* An object's first member's key, with the brace that opens it. */
+#define FIRST_KEY(key) spz_jw_raw(&w, "{\"" key "\":", sizeof("{\"" key "\":") - 1)
 #define KSTR(key, value)                        \
 	do {                                    \
 		const char *v_ = (value);       \
@@ -98,7 +100,7 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 	rfc3339(when, c->start_wall_ms);
 
 	spz_jw_init(&w, buf, cap);
-	spz_jw_raw(&w, "{\"id\":", 6);
+	FIRST_KEY("id");
 	spz_jw_str(&w, c->id, strlen(c->id));
 	KSTR("provider", c->provider);
 	KSTR("model", c->model[0] ? c->model : "unknown");
@@ -125,7 +127,7 @@ size_t spz_record_build(const struct spz_call *c, const struct spz_config *cfg, 
 	if (c->refused) {
 		char amount[40];
 		KEY("refused");
-		spz_jw_raw(&w, "{\"budgetId\":", 12);
+		FIRST_KEY("budgetId");
 		spz_jw_str(&w, c->refusal.budget_id, strlen(c->refusal.budget_id));
 		KSTR("scope", c->refusal.scope == SPZ_BUDGET_AGENT ? "agent" : "project");
 		KSTR("period", c->refusal.period == SPZ_BUDGET_MONTHLY ? "monthly" : "daily");
