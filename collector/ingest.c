@@ -162,7 +162,9 @@ static void open_ring(struct spz_ingest *in)
 			close(fd);
 			in->ring = p;
 			in->ring_cursor = atomic_load(&in->ring->tail);
-			atomic_store(&in->ring->alive_ms, wall_ms());
+			/* A ring an older collector made gets packed records
+			 * from now on; the JSON ones in it are read as ever. */
+			spz_ring_beat(in->ring, wall_ms());
 			return;
 		}
 		if (p != MAP_FAILED)
@@ -197,7 +199,7 @@ static void open_ring(struct spz_ingest *in)
 		volatile char *b = (volatile char *)p + off;
 		*b = *b;
 	}
-	atomic_store(&((struct spz_ring *)p)->alive_ms, wall_ms());
+	spz_ring_beat(p, wall_ms());
 	if (rename(fresh, path) < 0) {
 		clog_warn("record ring %s not usable (%s); records come by the socket", path, strerror(errno));
 		munmap(p, sizeof(struct spz_ring));
@@ -300,7 +302,7 @@ void spz_ingest_close(struct spz_ingest *in)
 		 * empty ring goes: a shim still mapping it sees the heartbeat
 		 * stop and looks for the next collector's ring. One that holds
 		 * records stays for the next collector. */
-		atomic_store(&in->ring->alive_ms, 0);
+		spz_ring_beat(in->ring, 0);
 		if (atomic_load(&in->ring->head) == atomic_load(&in->ring->tail))
 			unlink(in->ring_path);
 		munmap(in->ring, sizeof(struct spz_ring));
@@ -545,7 +547,7 @@ int spz_ingest_ring(struct spz_ingest *in, bool flush)
 	if (!in->ring)
 		return 0;
 	int64_t now = wall_ms();
-	atomic_store(&in->ring->alive_ms, now);
+	spz_ring_beat(in->ring, now);
 	int total = 0;
 	for (;;) {
 		uint64_t skipped = 0;

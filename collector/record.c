@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/record_pack.h"
 #include "../shim/json.h"
 #include "../shim/scan.h"
 
@@ -414,8 +415,47 @@ static int decode_fast(const char *buf, size_t len, struct spz_record *rec)
 	return 0;
 }
 
+/* A packed record (the ring's form) as the JSON it stands for, which is then
+ * decoded and checked like any other: malloc'd, or NULL with why. */
+static char *packed_to_json(const char *buf, size_t len, size_t *json_len, char *why, size_t why_len)
+{
+	struct spz_record_fields f;
+	if (spz_record_unpack(buf, len, &f) < 0) {
+		snprintf(why, why_len, "not a packed record of version %d", SPZ_PACKED_VERSION);
+		return NULL;
+	}
+	size_t cap = spz_record_render_bound(&f);
+	char *json = malloc(cap);
+	if (!json) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	*json_len = spz_record_render(&f, json, cap);
+	if (*json_len == 0) {
+		free(json);
+		snprintf(why, why_len, "packed record larger than its bound");
+		return NULL;
+	}
+	return json;
+}
+
+static int decode_packed(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len,
+			 int (*decode)(const char *, size_t, struct spz_record *, char *, size_t))
+{
+	memset(rec, 0, offsetof(struct spz_record, strings));
+	size_t json_len;
+	char *json = packed_to_json(buf, len, &json_len, why, why_len);
+	if (!json)
+		return -1;
+	int rc = decode(json, json_len, rec, why, why_len);
+	free(json);
+	return rc;
+}
+
 int spz_record_decode_full(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len)
 {
+	if (len > 0 && len <= SPZ_RECORD_MAX && buf[0] == SPZ_PACKED_MAGIC)
+		return decode_packed(buf, len, rec, why, why_len, spz_record_decode_full);
 	memset(rec, 0, offsetof(struct spz_record, strings));
 	if (len == 0 || len > SPZ_RECORD_MAX) {
 		snprintf(why, why_len, "size %zu out of bounds", len);
@@ -505,6 +545,8 @@ fail:
 
 int spz_record_decode(const char *buf, size_t len, struct spz_record *rec, char *why, size_t why_len)
 {
+	if (len > 0 && len <= SPZ_RECORD_MAX && buf[0] == SPZ_PACKED_MAGIC)
+		return decode_packed(buf, len, rec, why, why_len, spz_record_decode);
 	memset(rec, 0, offsetof(struct spz_record, strings));
 	if (len > 0 && len <= SPZ_RECORD_MAX) {
 		for (int t = 0; t < SPZ_TOK_COUNT; t++)

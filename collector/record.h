@@ -1,7 +1,9 @@
-/* Decoding and validation of one record as it arrives from a shim (datagram
- * or spool line). Anything malformed, oversized or hostile is rejected with a
- * reason; a valid record comes back normalised: known fields only, in a fixed
- * order, with the values the store indexes pulled out. */
+/* Decoding and validation of one record as it arrives from a shim (datagram,
+ * spool line or ring slot; JSON, or packed as common/record_pack.h says, which
+ * is rendered to JSON first and then checked alike). Anything malformed,
+ * oversized or hostile is rejected with a reason; a valid record comes back
+ * normalised: known fields only, in a fixed order, with the values the store
+ * indexes pulled out. */
 #ifndef SPZ_COLLECTOR_RECORD_H
 #define SPZ_COLLECTOR_RECORD_H
 

@@ -48,7 +48,11 @@ struct spz_ring {
 	uint32_t slots, slot_size;
 	_Atomic int64_t alive_ms;   /* the collector's heartbeat, wall clock */
 	_Atomic int64_t look_by_ms; /* the collector looks again by then: no doorbell needed */
-	char pad0[32];
+	/* The heartbeat again, from a collector that reads packed records
+	 * (common/record_pack.h) besides JSON ones. An older collector beats
+	 * alive_ms alone, in a ring it made or took over, and gets JSON. */
+	_Atomic int64_t packed_alive_ms;
+	char pad0[24];
 	_Atomic uint64_t head; /* the next position a writer claims */
 	char pad1[56];
 	_Atomic uint64_t tail; /* the first position the collector has not freed */
@@ -61,6 +65,23 @@ struct spz_ring {
  * a page a block allocation, and writeback would fault them again), named
  * after the user and the socket; else beside the socket. 0 or -1. */
 int spz_ring_path(const char *socket_path, char *out, size_t cap);
+
+/* The collector's heartbeat (0: it stopped), which says it reads packed
+ * records too. */
+static inline void spz_ring_beat(struct spz_ring *r, int64_t now_ms)
+{
+	atomic_store_explicit(&r->packed_alive_ms, now_ms, memory_order_relaxed);
+	atomic_store_explicit(&r->alive_ms, now_ms, memory_order_relaxed);
+}
+
+/* Whether the collector draining the ring reads packed records: one that
+ * does beats both clocks. A writer that sees only alive_ms fresh (an older
+ * collector took the ring over) sends JSON. */
+static inline bool spz_ring_reads_packed(const struct spz_ring *r, int64_t now_ms)
+{
+	int64_t beat = atomic_load_explicit(&r->packed_alive_ms, memory_order_relaxed);
+	return now_ms - beat <= SPZ_RING_ALIVE_MS && beat - now_ms <= SPZ_RING_ALIVE_MS;
+}
 
 /* Writers. 1: in the ring (*doorbell: the collector may be asleep, ring
  * it); 0: no room, no live collector or too large (use the socket). */

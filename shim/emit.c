@@ -1,6 +1,9 @@
 /* Record delivery. First choice: the collector's record ring (a shared
  * file, common/record_ring.h), which costs no system call; a doorbell
- * datagram only when the ring was empty. Else the socket, which holds no
+ * datagram only when the ring was empty. The record goes there packed
+ * when the collector says it reads that form, which costs the host a few
+ * copies instead of the JSON's escaping and formatting; everywhere else
+ * as JSON. Else the socket, which holds no
  * descriptor between records: a host may close or reuse any descriptor,
  * and a socket kept across fork would be shared. Each such record costs
  * socket+sendto+close; only LLM calls pay it.
@@ -168,16 +171,34 @@ static struct spz_ring *get_ring(const struct spz_config *cfg, int64_t now_ms)
 	return p;
 }
 
-int spz_emit(const struct spz_config *cfg, const char *record, size_t len)
+static bool ring_put(const struct spz_config *cfg, struct spz_ring *r, const char *record, size_t len, int64_t now)
+{
+	bool doorbell;
+	if (!spz_ring_put(r, record, len, now, &doorbell))
+		return false;
+	if (doorbell) /* the collector may be asleep */
+		spz_emit_notice(cfg, SPZ_RING_DOORBELL, sizeof(SPZ_RING_DOORBELL) - 1);
+	return true;
+}
+
+int spz_emit_record(const struct spz_config *cfg, const struct spz_record_fields *f, char *record, size_t cap)
 {
 	int64_t now = coarse_ms();
 	struct spz_ring *r = get_ring(cfg, now);
-	bool doorbell;
-	if (r && spz_ring_put(r, record, len, now, &doorbell)) {
-		if (doorbell) /* the collector may be asleep */
-			spz_emit_notice(cfg, SPZ_RING_DOORBELL, sizeof(SPZ_RING_DOORBELL) - 1);
-		return 0;
+	bool packed = r && spz_ring_reads_packed(r, now);
+	if (packed) {
+		size_t n = spz_record_pack(f, record, cap);
+		if (n && ring_put(cfg, r, record, n, now))
+			return 0;
 	}
+	/* The JSON line: the record plus a newline, for which there is room. */
+	size_t len = cap ? spz_record_render(f, record, cap - 1) : 0;
+	if (!len) {
+		spz_log("record lost: larger than %zu bytes", cap);
+		return -1;
+	}
+	if (r && !packed && ring_put(cfg, r, record, len, now))
+		return 0;
 	if (send_datagram(cfg->socket_path, record, len) == 0)
 		return 0;
 	int send_errno = errno;
@@ -185,11 +206,9 @@ int spz_emit(const struct spz_config *cfg, const char *record, size_t len)
 	if (cfg->socket_defaulted && (send_errno == ENOENT || send_errno == ECONNREFUSED) &&
 	    send_datagram(SPZ_SYSTEM_SOCKET, record, len) == 0)
 		return 0;
-	/* The line is the record plus a newline; the record buffer has room. */
-	char *line = (char *)record;
-	line[len] = '\n';
-	int rc = spz_spool_append(cfg->spool_dir, line, len + 1);
-	line[len] = '\0';
+	record[len] = '\n';
+	int rc = spz_spool_append(cfg->spool_dir, record, len + 1);
+	record[len] = '\0';
 	if (rc == 0) {
 		spz_log("collector not reachable at %s (%s): record spooled in %s", cfg->socket_path,
 			strerror(send_errno), cfg->spool_dir);

@@ -37,8 +37,9 @@ typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
 #define SSL_ERROR_ZERO_RETURN 6
 #define CRYPTO_EX_INDEX_SSL 0
 
-/* A record is its attribution plus fields of bounded size. */
-#define RECORD_FIXED (6 * 1024)
+/* A thread's record buffer holds at least this: a record's fields are
+ * bounded, but for its attribution (spz_record_render_bound). */
+#define RECORD_BUF_MIN (8 * 1024)
 
 struct tracked {
 	struct spz_conn *conn;
@@ -86,7 +87,7 @@ static int64_t now_ns(void)
 }
 
 /* Each thread keeps its record buffer between calls: a record is built at
- * the end of every call, and allocating its 6 KiB took the allocator's slow
+ * the end of every call, and allocating its 6 KiB (then) took the allocator's slow
  * path every time. The key's destructor frees it when the thread exits. */
 struct record_buf {
 	size_t cap;
@@ -103,26 +104,27 @@ static void record_buf_free(void *b)
 static void emit_call(const struct spz_call *call)
 {
 	const struct spz_config *cfg = spz_config();
-	size_t cap = RECORD_FIXED + (call->attribution ? strlen(call->attribution) : 0);
+	struct spz_record_fields f;
+	char fallback[SPZ_RECORD_FALLBACK_ATTR];
+	spz_record_fields_of(call, cfg, &f, fallback);
+	size_t cap = spz_record_render_bound(&f) + 1;
 	struct record_buf *b = record_buf_keyed ? pthread_getspecific(record_buf_key) : NULL;
 	bool kept = b && b->cap >= cap;
 	if (!kept) {
-		struct record_buf *bigger = malloc(sizeof(*bigger) + cap);
+		/* Room for most records to come, so that it is rarely replaced. */
+		size_t want = cap > RECORD_BUF_MIN ? cap : RECORD_BUF_MIN;
+		struct record_buf *bigger = malloc(sizeof(*bigger) + want);
 		if (!bigger) {
 			spz_log("record lost: out of memory");
 			return;
 		}
-		bigger->cap = cap;
+		bigger->cap = want;
 		kept = record_buf_keyed && pthread_setspecific(record_buf_key, bigger) == 0;
 		if (kept)
 			free(b); /* the smaller one it replaces */
 		b = bigger;
 	}
-	size_t n = spz_record_build(call, cfg, b->data, cap - 1);
-	if (n)
-		spz_emit(cfg, b->data, n);
-	else
-		spz_log("record lost: larger than %zu bytes", cap);
+	spz_emit_record(cfg, &f, b->data, b->cap);
 	if (!kept)
 		free(b);
 }

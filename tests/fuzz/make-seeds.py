@@ -131,3 +131,29 @@ put("record", "seed0", json.dumps({
     "id": "01a20778-1ee6-7468-9a2f-8e1a92c60595", "provider": "openai", "model": "gpt-4o", "runId": "r",
     "agentName": "a", "agentPath": ["a"], "promptTokens": 1, "completionTokens": 2, "status": 200,
     "tags": {"k": "v"}}).encode())
+
+
+def packed_record(strings, usage, flags=0, error=0, status=200, refusal=None):
+    """A record in the ring's packed form (common/record_pack.h)."""
+    present = 0
+    counts = b""
+    for field, value in sorted(usage.items()):
+        present |= 1 << field
+        counts += struct.pack("<q", value)
+    out = bytes([1, 1, flags, error]) + struct.pack("<HHqqqq", status, present, 40, 0, 1795432898099, 4242)
+    out += counts
+    for s in strings:
+        out += struct.pack("<H", len(s)) + s
+    if refusal:
+        out += refusal
+    return out
+
+
+put("record", "packed0", packed_record(
+    [b"01a20823-de33-737b-8dd5-3cf9528e8653", b"openai", b"gpt-4o", b"gpt-4o-2024-08-06",
+     b'"runId":"r","agentName":"a","agentPath":["a"],"tags":{"k":"v"}', b"api.openai.com",
+     b"/v1/chat/completions", b"req_1", b"/usr/bin/python3"], {0: 14, 1: 30, 2: 0, 4: 0}))
+put("record", "packed1", packed_record(
+    [b"01a20823-de33-737b-8dd5-3cf9528e8654", b"anthropic", b"unknown", b"", b'"runId":"r"', b"h\x01\xff",
+     b"/v1/messages", b"", b"/bin/x", b"budget-1"], {}, flags=0x04 | 0x01, error=1,
+    refusal=bytes([1, 0]) + struct.pack("<qq", 5 * 10 ** 12, 6 * 10 ** 12)))
