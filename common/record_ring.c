@@ -39,18 +39,16 @@ static void set_seq(struct spz_ring *r, uint64_t pos, uint64_t seq)
 	atomic_store_explicit(&r->slot[i].seq, seq - i, memory_order_release);
 }
 
-int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_ms, bool *doorbell)
+char *spz_ring_claim(struct spz_ring *r, size_t len, int64_t now_ms, bool *doorbell, uint64_t *claimed)
 {
 	*doorbell = false;
 	if (len > SPZ_RING_PAYLOAD || !spz_ring_valid(r))
-		return 0;
+		return NULL;
 	int64_t alive = atomic_load_explicit(&r->alive_ms, memory_order_relaxed);
 	if (now_ms - alive > SPZ_RING_ALIVE_MS || alive - now_ms > SPZ_RING_ALIVE_MS)
-		return 0;
+		return NULL;
 	uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
-	struct spz_ring_slot *s;
 	for (;;) {
-		s = &r->slot[pos % SPZ_RING_SLOTS];
 		int64_t dif = (int64_t)(seq_of(r, pos) - pos);
 		if (dif == 0) {
 			/* free for this position: claim it */
@@ -58,7 +56,7 @@ int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_m
 								  memory_order_relaxed))
 				break;
 		} else if (dif < 0) {
-			return 0; /* the previous lap's record is still there: full */
+			return NULL; /* the previous lap's record is still there: full */
 		} else {
 			pos = atomic_load_explicit(&r->head, memory_order_relaxed); /* another writer went first */
 		}
@@ -69,9 +67,24 @@ int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_m
 	 * spz_ring_unread), so one of the two sees the other. */
 	*doorbell = atomic_load_explicit(&r->tail, memory_order_seq_cst) == pos &&
 		    now_ms >= atomic_load_explicit(&r->look_by_ms, memory_order_seq_cst);
-	memcpy(s->data, data, len);
-	s->len = (uint32_t)len;
-	set_seq(r, pos, pos + 1);
+	*claimed = pos;
+	return r->slot[pos % SPZ_RING_SLOTS].data;
+}
+
+void spz_ring_publish(struct spz_ring *r, uint64_t claimed, size_t len)
+{
+	r->slot[claimed % SPZ_RING_SLOTS].len = (uint32_t)len;
+	set_seq(r, claimed, claimed + 1);
+}
+
+int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_ms, bool *doorbell)
+{
+	uint64_t pos;
+	char *slot = spz_ring_claim(r, len, now_ms, doorbell, &pos);
+	if (!slot)
+		return 0;
+	memcpy(slot, data, len);
+	spz_ring_publish(r, pos, len);
 	return 1;
 }
 

@@ -86,6 +86,13 @@ static inline bool spz_ring_reads_packed(const struct spz_ring *r, int64_t now_m
 /* Writers. 1: in the ring (*doorbell: the collector may be asleep, ring
  * it); 0: no room, no live collector or too large (use the socket). */
 int spz_ring_put(struct spz_ring *r, const char *data, size_t len, int64_t now_ms, bool *doorbell);
+/* The same in two steps, for a record written straight into its slot:
+ * claim returns the slot's data (len bytes of room) and its position, or
+ * NULL as put returns 0; publish hands it to the collector. Nothing may
+ * stand between the two that can block or fail: a claim left unpublished
+ * holds up the collector for its patience. */
+char *spz_ring_claim(struct spz_ring *r, size_t len, int64_t now_ms, bool *doorbell, uint64_t *claimed);
+void spz_ring_publish(struct spz_ring *r, uint64_t claimed, size_t len);
 
 /* The collector. init: the header of a ring whose file is all zeros (a new
  * file: its pages are only allocated as slots are used). */

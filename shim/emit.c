@@ -171,34 +171,42 @@ static struct spz_ring *get_ring(const struct spz_config *cfg, int64_t now_ms)
 	return p;
 }
 
-static bool ring_put(const struct spz_config *cfg, struct spz_ring *r, const char *record, size_t len, int64_t now)
+static void ring_doorbell(const struct spz_config *cfg, bool doorbell)
 {
-	bool doorbell;
-	if (!spz_ring_put(r, record, len, now, &doorbell))
-		return false;
 	if (doorbell) /* the collector may be asleep */
 		spz_emit_notice(cfg, SPZ_RING_DOORBELL, sizeof(SPZ_RING_DOORBELL) - 1);
-	return true;
 }
 
-int spz_emit_record(const struct spz_config *cfg, const struct spz_record_fields *f, char *record, size_t cap)
+int spz_emit_packed(const struct spz_config *cfg, const struct spz_record_fields *f)
 {
 	int64_t now = coarse_ms();
 	struct spz_ring *r = get_ring(cfg, now);
-	bool packed = r && spz_ring_reads_packed(r, now);
-	if (packed) {
-		size_t n = spz_record_pack(f, record, cap);
-		if (n && ring_put(cfg, r, record, n, now))
-			return 0;
-	}
-	/* The JSON line: the record plus a newline, for which there is room. */
-	size_t len = cap ? spz_record_render(f, record, cap - 1) : 0;
-	if (!len) {
-		spz_log("record lost: larger than %zu bytes", cap);
-		return -1;
-	}
-	if (r && !packed && ring_put(cfg, r, record, len, now))
+	if (!r || !spz_ring_reads_packed(r, now))
 		return 0;
+	/* Packed straight into the slot: no copy, no buffer of the thread's
+	 * to bring back into the cache. Packing cannot fail once claimed:
+	 * the slot has room for the size it was claimed for. */
+	size_t n = spz_record_packed_size(f);
+	bool doorbell;
+	uint64_t pos;
+	char *slot = spz_ring_claim(r, n, now, &doorbell, &pos);
+	if (!slot)
+		return 0;
+	size_t packed = spz_record_pack(f, slot, n);
+	spz_ring_publish(r, pos, packed);
+	ring_doorbell(cfg, doorbell);
+	return 1;
+}
+
+int spz_emit(const struct spz_config *cfg, char *record, size_t len)
+{
+	int64_t now = coarse_ms();
+	struct spz_ring *r = get_ring(cfg, now);
+	bool doorbell;
+	if (r && spz_ring_put(r, record, len, now, &doorbell)) {
+		ring_doorbell(cfg, doorbell);
+		return 0;
+	}
 	if (send_datagram(cfg->socket_path, record, len) == 0)
 		return 0;
 	int send_errno = errno;

@@ -12,11 +12,12 @@
 /* A notice for the collector (not a record): sent if it listens, else
  * dropped; never spooled. */
 void spz_emit_notice(const struct spz_config *cfg, const char *msg, size_t len);
-/* Sends a record: packed into the collector's ring when it reads them so,
- * else as JSON (ring, socket, spool). buf is the room to write it in: at
- * least spz_record_render_bound(f) + 1 bytes. 0: sent; 1: spooled; -1:
- * lost (logged). */
-int spz_emit_record(const struct spz_config *cfg, const struct spz_record_fields *f, char *buf, size_t cap);
+/* Puts a record into the collector's ring, packed, if the collector reads
+ * that form and the ring takes it: 1; else 0, and it goes by spz_emit. */
+int spz_emit_packed(const struct spz_config *cfg, const struct spz_record_fields *f);
+/* Sends a JSON record (ring, socket, spool); record has room for a newline
+ * after len. 0: sent; 1: spooled; -1: lost (logged). */
+int spz_emit(const struct spz_config *cfg, char *record, size_t len);
 /* Appends one line to this process's spool file in dir (the collector's
  * hand-off protocol: flock, then check the file is still the one named). */
 int spz_spool_append(const char *dir, const char *line, size_t len);

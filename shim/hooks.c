@@ -86,9 +86,10 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Each thread keeps its record buffer between calls: a record is built at
- * the end of every call, and allocating its 6 KiB (then) took the allocator's slow
- * path every time. The key's destructor frees it when the thread exits. */
+/* Each thread keeps its buffer for JSON records between calls (a record
+ * the ring does not take packed: an older collector's ring, the socket,
+ * the spool): allocating one a call took the allocator's slow path every
+ * time. The key's destructor frees it when the thread exits. */
 struct record_buf {
 	size_t cap;
 	char data[];
@@ -107,6 +108,9 @@ static void emit_call(const struct spz_call *call)
 	struct spz_record_fields f;
 	char fallback[SPZ_RECORD_FALLBACK_ATTR];
 	spz_record_fields_of(call, cfg, &f, fallback);
+	if (spz_emit_packed(cfg, &f))
+		return;
+	/* JSON, with room for the newline a spool line adds. */
 	size_t cap = spz_record_render_bound(&f) + 1;
 	struct record_buf *b = record_buf_keyed ? pthread_getspecific(record_buf_key) : NULL;
 	bool kept = b && b->cap >= cap;
@@ -124,7 +128,11 @@ static void emit_call(const struct spz_call *call)
 			free(b); /* the smaller one it replaces */
 		b = bigger;
 	}
-	spz_emit_record(cfg, &f, b->data, b->cap);
+	size_t n = spz_record_render(&f, b->data, b->cap - 1);
+	if (n)
+		spz_emit(cfg, b->data, n);
+	else
+		spz_log("record lost: larger than %zu bytes", b->cap - 1);
 	if (!kept)
 		free(b);
 }
