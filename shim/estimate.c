@@ -2,17 +2,60 @@
  * 1 per name, each field encoded on its own, 3 to prime the reply). */
 #include "estimate.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pretok.h"
 #include "zalloc.h"
 
+/* Each thread keeps its last call's estimate, buffers and all, for its next
+ * call: every call keeps its prompt text (until its response says whether
+ * usage came), and allocating and freeing the three each time cost more
+ * than the copy. A text buffer grown past this is freed, not kept. */
+#define SPARE_TEXT_MAX 4096
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static bool spare_keyed;
+
+static void destroy(void *p)
+{
+	struct spz_estimate *e = p;
+	free(e->prompt.data);
+	free(e->completion.data);
+	free(e);
+}
+
+static void spare_init(void)
+{
+	spare_keyed = pthread_key_create(&spare_key, destroy) == 0;
+}
+
+/* A text buffer emptied, its room kept if it is small. */
+static void text_reset(struct spz_textbuf *t)
+{
+	char *data = t->data;
+	size_t cap = t->cap;
+	if (cap > SPARE_TEXT_MAX) {
+		free(data);
+		data = NULL;
+		cap = 0;
+	}
+	memset(t, 0, sizeof(*t));
+	t->data = data;
+	t->cap = cap;
+}
+
 static struct spz_estimate *get(struct spz_call *c)
 {
-	if (!c->estimate)
-		c->estimate = spz_zalloc(sizeof(*c->estimate));
-	return c->estimate;
+	if (c->estimate)
+		return c->estimate;
+	pthread_once(&spare_once, spare_init);
+	struct spz_estimate *e = spare_keyed ? pthread_getspecific(spare_key) : NULL;
+	if (!e || pthread_setspecific(spare_key, NULL) != 0)
+		e = spz_zalloc(sizeof(*e));
+	c->estimate = e;
+	return e;
 }
 
 /* Room for need more bytes, growing by doubling up to the bound. */
@@ -146,10 +189,21 @@ out:
 
 void spz_estimate_free(struct spz_call *c)
 {
-	if (!c->estimate)
+	struct spz_estimate *e = c->estimate;
+	if (!e)
 		return;
-	free(c->estimate->prompt.data);
-	free(c->estimate->completion.data);
-	free(c->estimate);
 	c->estimate = NULL;
+	/* Kept for this thread's next call, emptied, unless it keeps one
+	 * already. */
+	pthread_once(&spare_once, spare_init);
+	if (spare_keyed && !pthread_getspecific(spare_key)) {
+		text_reset(&e->prompt);
+		text_reset(&e->completion);
+		e->messages = 0;
+		e->names = 0;
+		e->completion_field = 0;
+		if (pthread_setspecific(spare_key, e) == 0)
+			return;
+	}
+	destroy(e);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../shim/conn.h"
+#include "../../shim/estimate.h"
 #include "../../shim/provider.h"
 #include "corpus.h"
 #include "helpers.h"
@@ -153,6 +154,52 @@ START_TEST(stream_without_usage_is_estimated)
 	c = exchange(find_case("openai/chat_stream_include_usage_text"), 1.0);
 	ck_assert(!captured[0].usage_estimated);
 	spz_conn_free(c, 3);
+}
+END_TEST
+
+/* A thread keeps its last estimate for its next call (estimate.c): the next
+ * call's starts empty, whatever the last one kept, and a large text buffer
+ * is not kept at all. */
+START_TEST(estimates_start_clean_on_the_next_call)
+{
+	const struct corpus_case *no_usage = find_case("openai/chat_stream_no_usage_gpt35_2023");
+	struct spz_conn *c = exchange(no_usage, 1.0);
+	ck_assert_uint_eq(captured_count, 1);
+	int64_t input = captured[0].usage.v[SPZ_U_INPUT], output = captured[0].usage.v[SPZ_U_OUTPUT];
+	spz_conn_free(c, 3);
+	/* A call with usage: its prompt and messages are kept, then not needed. */
+	c = exchange(find_case("openai/chat_nonstream_gpt4o_usage_details"), 1.0);
+	ck_assert(!captured[0].usage_estimated);
+	spz_conn_free(c, 3);
+	c = exchange(no_usage, 1.0);
+	ck_assert(captured[0].usage_estimated);
+	ck_assert_int_eq(captured[0].usage.v[SPZ_U_INPUT], input);
+	ck_assert_int_eq(captured[0].usage.v[SPZ_U_OUTPUT], output);
+	spz_conn_free(c, 3);
+
+	static char big[20000];
+	memset(big, 'x', sizeof(big));
+	struct spz_call *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	spz_estimate_message(a, true);
+	spz_estimate_prompt(a, big, sizeof(big), true);
+	spz_estimate_completion(a, 1, big, 100);
+	ck_assert_uint_ge(a->estimate->prompt.cap, sizeof(big));
+	spz_estimate_free(a);
+	spz_estimate_prompt(b, "hi", 2, true);
+	struct spz_estimate *e = b->estimate;
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->prompt.used, 4 + 2);
+	ck_assert_uint_eq(e->prompt.segments, 1);
+	ck_assert_uint_eq(e->prompt.overflow, 0);
+	ck_assert_uint_le(e->prompt.cap, 4096);
+	ck_assert_uint_eq(e->completion.used, 0);
+	ck_assert_uint_eq(e->messages + e->names, 0);
+	ck_assert_int_eq(e->completion_field, 0);
+	spz_estimate_free(b);
+	free(a);
+	free(b);
 }
 END_TEST
 
@@ -604,6 +651,7 @@ int main(void)
 	tcase_add_test(tc, each_case_each_framing_each_slicing);
 	tcase_add_test(tc, keep_alive_many_calls_one_connection);
 	tcase_add_test(tc, stream_without_usage_is_estimated);
+	tcase_add_test(tc, estimates_start_clean_on_the_next_call);
 	tcase_add_test(tc, cut_stream_is_reported_truncated);
 	tcase_add_test(tc, unanswered_request_is_reported);
 	tcase_add_test(tc, non_llm_requests_make_no_record);
