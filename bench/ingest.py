@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Collector ingest rate: N records sent as datagrams as fast as the socket
-takes them, timed until all are stored durably (committed to SQLite).
-Usage: ingest.py SPATURZU N WORKDIR [--cpu]. Prints records/s (and with
---cpu the collector's CPU microseconds per record)."""
+takes them (with --ring: packed into the collector's record ring, as the
+shim sends them while a collector runs), timed until all are stored durably
+(committed to SQLite). Usage: ingest.py SPATURZU N WORKDIR [--cpu] [--ring].
+Prints records/s (and with --cpu the collector's CPU microseconds per
+record)."""
 import json
 import os
 import socket
@@ -13,6 +15,7 @@ import time
 import uuid
 
 spaturzu, n, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+flags = sys.argv[4:]
 sock_path, db = os.path.join(work, "c.sock"), os.path.join(work, "bench.db")
 col = subprocess.Popen([spaturzu, "collector", "--foreground", "--socket", sock_path, "--db", db,
                         "--spool", os.path.join(work, "spool")], stderr=subprocess.DEVNULL)
@@ -33,8 +36,10 @@ t0 = time.monotonic()
 if os.path.exists(sender):
     # The C sender, as the shim sends: Python's own cost would take most of
     # the second core.
-    subprocess.run([sender, sock_path, str(n)], check=True)
+    subprocess.run([sender, sock_path, str(n)] + (["ring"] if "--ring" in flags else []), check=True)
     records = []
+elif "--ring" in flags:
+    sys.exit("ingest.py: --ring needs the C sender (bench-ingest-send)")
 for r in records:
     while True:
         try:
@@ -57,7 +62,7 @@ with open("/proc/%d/stat" % col.pid) as f:
 cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 col.terminate()
 col.wait()
-if len(sys.argv) > 4 and sys.argv[4] == "--cpu":
+if "--cpu" in flags:
     print("%.0f %.1f" % (n / t, cpu * 1e6 / n))
 else:
     print("%.0f" % (n / t))

@@ -20,6 +20,8 @@
 #           one connection): CPU and wall time of the whole command, and
 #           instructions a call
 #   ingest  the collector's durable ingest rate                 records/s
+#           by the socket (JSON datagrams) and through the record ring
+#           (packed records, as shims send while the collector runs)
 #   forward delivery to a gateway: the faithful stub (Python-bound) and
 #           nginx answering 201 (the collector's own capacity)  records/s
 # Usage: scripts/bench.sh [ROUNDS] (default 5; the best round of each counts)
@@ -95,6 +97,15 @@ done | sort -n)
 rate=$(echo "$ingest_runs" | tail -n 1 | cut -d' ' -f1)
 median=$(echo "$ingest_runs" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 ingest_cpu=$(echo "$ingest_runs" | awk '{ s += $2 } END { printf "%.1f", s / NR }')
+# The same through the record ring, packed, as shims send while a collector
+# runs: the collector renders each record's JSON before it checks it.
+ring_runs=$(for i in $(seq "$rounds"); do
+  rm -rf "$work/ingest"; mkdir -p "$work/ingest"
+  python3 bench/ingest.py build/collector/spaturzu 100000 "$work/ingest" --cpu --ring
+done | sort -n)
+ring_rate=$(echo "$ring_runs" | tail -n 1 | cut -d' ' -f1)
+ring_median=$(echo "$ring_runs" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+ring_cpu=$(echo "$ring_runs" | awk '{ s += $2 } END { printf "%.1f", s / NR }')
 mkdir -p "$work/forward-stub" "$work/forward-nginx"
 fwd_stub=$(python3 bench/forward.py build/collector/spaturzu 3000 "$work/forward-stub" stub)
 fwd_nginx=-
@@ -116,5 +127,6 @@ echo "$e2e" | awk -v r="$e2e_rounds" '{
   printf "1,000 calls, the curl command: wall     %7.3f s  %7.3f s   %.3f best of each; median %s (IQR %s-%s)\n", $15, $16, $17, $33, $34, $35;
   printf "a curl call, instructions (callgrind)   %9s  %9s   %s\n", $18, $19, $20 }'
 echo "collector durable ingest, 100,000 records from a C sender       best $rate, median $median records/s ($ingest_cpu us of collector CPU a record)"
+echo "the same through the record ring, packed                        best $ring_rate, median $ring_median records/s ($ring_cpu us of collector CPU a record)"
 echo "forwarding to the gateway stub (Python, validating)              $fwd_stub records/s"
 echo "forwarding to nginx answering 201 (collector's capacity)         $fwd_nginx records/s"
