@@ -280,7 +280,10 @@ void spz_resp_body_header(struct spz_resp_body *b, const char *name, size_t nlen
 	struct spz_call *call = b->call;
 	if (!call)
 		return;
-	if (spz_header_is(name, nlen, "content-type")) {
+	/* What the body is, once its first byte is read, stays what it was:
+	 * only its kind's parser is set up then (a field in trailers changes
+	 * nothing). */
+	if (!b->started && spz_header_is(name, nlen, "content-type")) {
 		if (content_type_is(value, vlen, "text/event-stream")) {
 			b->kind = SPZ_BODY_SSE;
 			call->stream = true;
@@ -288,7 +291,7 @@ void spz_resp_body_header(struct spz_resp_body *b, const char *name, size_t nlen
 			b->kind = SPZ_BODY_EVENTSTREAM;
 			call->stream = true;
 		}
-	} else if (spz_header_is(name, nlen, "content-encoding")) {
+	} else if (!b->started && spz_header_is(name, nlen, "content-encoding")) {
 		b->coding = spz_coding_from_header(value, vlen);
 	}
 	if (call->api->response_header)
@@ -323,8 +326,10 @@ void spz_resp_body_feed(struct spz_resp_body *b, const char *buf, size_t len, in
 		spz_json_report_only(&b->js, EXTRACTOR_EVENTS);
 		if (call->api->response_string && (call->stream || !call->api->response_string_streamed_only))
 			spz_json_set_chunk_cb(&b->js, resp_json_string);
-		spz_sse_init(&b->sse, &sse_callbacks, b);
-		spz_es_init(&b->es, &es_callbacks, b);
+		if (b->kind == SPZ_BODY_SSE)
+			spz_sse_init(&b->sse, &sse_callbacks, b);
+		else if (b->kind == SPZ_BODY_EVENTSTREAM)
+			spz_es_init(&b->es, &es_callbacks, b);
 	}
 	if (!call->first_byte_ns)
 		call->first_byte_ns = now_ns;

@@ -9,6 +9,8 @@
 
 #include "../../shim/conn.h"
 #include "../../shim/estimate.h"
+#include "../../shim/exchange.h"
+#include "../../shim/extract.h"
 #include "../../shim/provider.h"
 #include "corpus.h"
 #include "helpers.h"
@@ -200,6 +202,32 @@ START_TEST(estimates_start_clean_on_the_next_call)
 	spz_estimate_free(b);
 	free(a);
 	free(b);
+}
+END_TEST
+
+/* A response's kind is fixed when its body begins (only that kind's parser
+ * is set up then): a Content-Type or Content-Encoding after it (a trailer)
+ * changes nothing, and the body is read to its end as what it began as. */
+START_TEST(fields_after_the_body_begins_change_nothing)
+{
+	const struct corpus_case *cc = find_case("openai/chat_nonstream_gpt4o_usage_details");
+	struct spz_call *call = calloc(1, sizeof(*call));
+	ck_assert_ptr_nonnull(call);
+	call->api = &spz_api_openai_chat;
+	static struct spz_resp_body b;
+	memset(&b, 0xa5, sizeof(b)); /* as a reused connection's memory may be */
+	spz_resp_body_init(&b, call);
+	spz_resp_body_header(&b, "Content-Type", 12, "application/json", 16);
+	size_t half = cc->body_len / 2;
+	spz_resp_body_feed(&b, cc->body, half, 1);
+	spz_resp_body_header(&b, "Content-Type", 12, "text/event-stream", 17);
+	spz_resp_body_header(&b, "Content-Encoding", 16, "gzip", 4);
+	spz_resp_body_feed(&b, cc->body + half, cc->body_len - half, 2);
+	spz_resp_body_end(&b);
+	ck_assert(!call->stream);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 14);
+	ck_assert_int_eq(call->usage.v[SPZ_U_OUTPUT], 30);
+	free(call);
 }
 END_TEST
 
@@ -652,6 +680,7 @@ int main(void)
 	tcase_add_test(tc, keep_alive_many_calls_one_connection);
 	tcase_add_test(tc, stream_without_usage_is_estimated);
 	tcase_add_test(tc, estimates_start_clean_on_the_next_call);
+	tcase_add_test(tc, fields_after_the_body_begins_change_nothing);
 	tcase_add_test(tc, cut_stream_is_reported_truncated);
 	tcase_add_test(tc, unanswered_request_is_reported);
 	tcase_add_test(tc, non_llm_requests_make_no_record);
