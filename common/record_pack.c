@@ -71,7 +71,8 @@ size_t spz_record_pack(const struct spz_record_fields *f, char *buf, size_t cap)
 			o = put_i64(o, f->usage[u]);
 	for (int s = 0; s < strings_of(f); s++) {
 		o = put_u16(o, (uint16_t)f->str[s].len);
-		memcpy(o, f->str[s].s, f->str[s].len);
+		if (f->str[s].len) /* an absent string may have no pointer */
+			memcpy(o, f->str[s].s, f->str[s].len);
 		o += f->str[s].len;
 	}
 	if (refused(f)) {

@@ -12,8 +12,11 @@
 #include "config.h"
 
 /* Room for the process's own attribution, when a call has none of its own
- * (no memory for it): runId and agentName, escaped. */
-#define SPZ_RECORD_FALLBACK_ATTR 1024
+ * (no memory for it): runId and agentName, escaped. It is on the host's
+ * stack at a call's end, so no larger than plain names need (64 + 128
+ * bytes and the keys); names so full of escapes that they do not fit are
+ * left out, and the record keeps the rest. */
+#define SPZ_RECORD_FALLBACK_ATTR 512
 
 /* The record's fields, pointing into call and cfg (and into fallback, which
  * must outlive f). */
