@@ -196,6 +196,13 @@ class Privacy(harness.Case):
         with open("/dev/shm/spaturzu-%d-%016x.ring" % (os.geteuid(), h), "rb") as f:
             ring = f.read()
         self.assertTrue(all(i.encode() in ring for i in new), "the records went through the ring")
+        # Packed (common/record_pack.h), as a collector that reads them gets
+        # them: the slot holding each id begins with the packed form's magic.
+        # The ring's header is 192 bytes, a slot 2,048, its data after 16.
+        for i in new:
+            at = ring.index(i.encode())
+            slot = 192 + (at - 192) // 2048 * 2048
+            self.assertEqual(ring[slot + 16], 0x01, "record %s packed in the ring" % i)
         self.assertClean("the record ring", ring, canaries)
         self.assertGreater(len(canaries), 100)
         # The canaries did reach the provider: the test is not vacuous.
