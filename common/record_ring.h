@@ -49,8 +49,9 @@ struct spz_ring {
 	_Atomic int64_t alive_ms;   /* the collector's heartbeat, wall clock */
 	_Atomic int64_t look_by_ms; /* the collector looks again by then: no doorbell needed */
 	/* The heartbeat again, from a collector that reads packed records
-	 * (common/record_pack.h) besides JSON ones. An older collector beats
-	 * alive_ms alone, in a ring it made or took over, and gets JSON. */
+	 * (common/record_pack.h) besides JSON ones: the same time as
+	 * alive_ms. An older collector beats alive_ms alone, in a ring it made
+	 * or took over, and gets JSON. */
 	_Atomic int64_t packed_alive_ms;
 	char pad0[24];
 	_Atomic uint64_t head; /* the next position a writer claims */
@@ -67,20 +68,24 @@ struct spz_ring {
 int spz_ring_path(const char *socket_path, char *out, size_t cap);
 
 /* The collector's heartbeat (0: it stopped), which says it reads packed
- * records too. */
+ * records too: both clocks get the same time, packed_alive_ms first. */
 static inline void spz_ring_beat(struct spz_ring *r, int64_t now_ms)
 {
 	atomic_store_explicit(&r->packed_alive_ms, now_ms, memory_order_relaxed);
-	atomic_store_explicit(&r->alive_ms, now_ms, memory_order_relaxed);
+	atomic_store_explicit(&r->alive_ms, now_ms, memory_order_release);
 }
 
 /* Whether the collector draining the ring reads packed records: one that
- * does beats both clocks. A writer that sees only alive_ms fresh (an older
- * collector took the ring over) sends JSON. */
+ * does beats both clocks alike. An older collector that takes the ring
+ * over beats alive_ms alone, so from its first beat the two differ and
+ * writers send it JSON: no packed record reaches a collector that cannot
+ * read it. (A beat between the two loads may make them differ for one
+ * record, which then goes as JSON.) */
 static inline bool spz_ring_reads_packed(const struct spz_ring *r, int64_t now_ms)
 {
+	int64_t alive = atomic_load_explicit(&r->alive_ms, memory_order_acquire);
 	int64_t beat = atomic_load_explicit(&r->packed_alive_ms, memory_order_relaxed);
-	return now_ms - beat <= SPZ_RING_ALIVE_MS && beat - now_ms <= SPZ_RING_ALIVE_MS;
+	return beat == alive && now_ms - beat <= SPZ_RING_ALIVE_MS && beat - now_ms <= SPZ_RING_ALIVE_MS;
 }
 
 /* Writers. 1: in the ring (*doorbell: the collector may be asleep, ring
