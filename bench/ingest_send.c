@@ -27,8 +27,6 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-#define TEXT(lit) ((struct spz_rec_text){ lit, sizeof(lit) - 1 })
-
 static int send_ring(const char *sock, int fd, const struct sockaddr_un *addr, long n)
 {
 	char path[4200];
@@ -53,16 +51,16 @@ static int send_ring(const char *sock, int fd, const struct sockaddr_un *addr, l
 		.pid = 4242,
 	};
 	f.str[SPZ_REC_ID] = (struct spz_rec_text){ id, 36 };
-	f.str[SPZ_REC_PROVIDER] = TEXT("openai");
-	f.str[SPZ_REC_MODEL] = TEXT("gpt-4o");
-	f.str[SPZ_REC_RESPONSE_MODEL] = TEXT("gpt-4o-2024-08-06");
-	f.str[SPZ_REC_ATTRIBUTION] = TEXT("\"runId\":\"4a0b8c0e-6c55-4b5e-9a3e-2b1d1c0f9e11\",\"agentName\":\"bench\","
+	f.str[SPZ_REC_PROVIDER] = SPZ_REC_TEXT("openai");
+	f.str[SPZ_REC_MODEL] = SPZ_REC_TEXT("gpt-4o");
+	f.str[SPZ_REC_RESPONSE_MODEL] = SPZ_REC_TEXT("gpt-4o-2024-08-06");
+	f.str[SPZ_REC_ATTRIBUTION] = SPZ_REC_TEXT("\"runId\":\"4a0b8c0e-6c55-4b5e-9a3e-2b1d1c0f9e11\",\"agentName\":\"bench\","
 					  "\"agentPath\":[\"bench\"],\"tags\":{\"team\":\"core\"}");
-	f.str[SPZ_REC_HOST] = TEXT("api.openai.com");
-	f.str[SPZ_REC_ENDPOINT] = TEXT("/v1/chat/completions");
-	f.str[SPZ_REC_REQUEST_ID] = TEXT("");
-	f.str[SPZ_REC_EXE] = TEXT("/usr/bin/python3");
-	f.str[SPZ_REC_BUDGET_ID] = TEXT("");
+	f.str[SPZ_REC_HOST] = SPZ_REC_TEXT("api.openai.com");
+	f.str[SPZ_REC_ENDPOINT] = SPZ_REC_TEXT("/v1/chat/completions");
+	f.str[SPZ_REC_REQUEST_ID] = SPZ_REC_TEXT("");
+	f.str[SPZ_REC_EXE] = SPZ_REC_TEXT("/usr/bin/python3");
+	f.str[SPZ_REC_BUDGET_ID] = SPZ_REC_TEXT("");
 	for (long i = 0; i < n; i++) {
 		snprintf(id, sizeof(id), "01a20000-0000-7000-8000-%012lx", (unsigned long)i & 0xffffffffffffUL);
 		size_t len = spz_record_packed_size(&f);

@@ -26,8 +26,11 @@ static int strings_of(const struct spz_record_fields *f)
 size_t spz_record_packed_size(const struct spz_record_fields *f)
 {
 	size_t n = HEAD_SIZE + 8 * (size_t)__builtin_popcount(f->usage_present & ((1u << SPZ_REC_USAGE_COUNT) - 1));
-	for (int s = 0; s < strings_of(f); s++)
+	for (int s = 0; s < strings_of(f); s++) {
+		if (f->str[s].len > UINT16_MAX)
+			return SIZE_MAX; /* more than its length field can say */
 		n += 2 + f->str[s].len;
+	}
 	return n + (refused(f) ? REFUSAL_SIZE : 0);
 }
 
@@ -48,11 +51,7 @@ static inline char *put_i64(char *o, int64_t v)
 
 size_t spz_record_pack(const struct spz_record_fields *f, char *buf, size_t cap)
 {
-	for (int s = 0; s < strings_of(f); s++)
-		if (f->str[s].len > UINT16_MAX)
-			return 0;
-	size_t n = spz_record_packed_size(f);
-	if (n > cap)
+	if (spz_record_packed_size(f) > cap)
 		return 0;
 	char *o = buf;
 	*o++ = SPZ_PACKED_MAGIC;

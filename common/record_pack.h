@@ -63,6 +63,8 @@ struct spz_rec_text {
 	const char *s;
 	size_t len;
 };
+/* A string literal as a record's text. */
+#define SPZ_REC_TEXT(lit) ((struct spz_rec_text){ lit, sizeof(lit) - 1 })
 
 struct spz_record_fields {
 	struct spz_rec_text str[SPZ_REC_STR_COUNT];
@@ -77,7 +79,8 @@ struct spz_record_fields {
 	int64_t limit_pusd, current_pusd;
 };
 
-/* The packed size of f, for a buffer. */
+/* The packed size of f, for a buffer; SIZE_MAX when a string is longer
+ * than 65,535 bytes (then f cannot be packed). */
 size_t spz_record_packed_size(const struct spz_record_fields *f);
 /* Packs f into buf; its length, or 0 when it does not fit (or a string is
  * longer than 65,535 bytes). */

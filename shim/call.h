@@ -9,12 +9,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Path comparisons run for every JSON value of every body: a first-byte
- * test before the library call avoids most of them. */
-static inline bool spz_streq(const char *a, const char *b)
-{
-	return a[0] == b[0] && strcmp(a, b) == 0;
-}
 /* Whether an event's path is the string literal lit: its length settles
  * most, and a compare of known size is inlined. */
 #define SPZ_PATH_IS(ev, lit) ((ev)->path_len == sizeof(lit) - 1 && memcmp((ev)->path, lit, sizeof(lit) - 1) == 0)

@@ -4,7 +4,6 @@
 #include "record.h"
 
 #include <string.h>
-#include <unistd.h>
 
 #include "jsonw.h"
 

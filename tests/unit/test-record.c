@@ -74,8 +74,6 @@ START_TEST(what_the_fuzzer_found)
 }
 END_TEST
 
-#define TEXT(lit) ((struct spz_rec_text){ lit, sizeof(lit) - 1 })
-
 START_TEST(packed_records_are_stored_as_their_json)
 {
 	/* shim_record's fields, packed */
@@ -88,16 +86,16 @@ START_TEST(packed_records_are_stored_as_their_json)
 		.started_ms = 1795432898099,
 		.pid = 21520,
 	};
-	f.str[SPZ_REC_ID] = TEXT("01a20823-de33-737b-8dd5-3cf9528e8653");
-	f.str[SPZ_REC_PROVIDER] = TEXT("openai");
-	f.str[SPZ_REC_MODEL] = TEXT("gpt-4o");
-	f.str[SPZ_REC_RESPONSE_MODEL] = TEXT("gpt-4o-2024-08-06");
-	f.str[SPZ_REC_ATTRIBUTION] = TEXT("\"runId\":\"8fde08a2-d39e-4685-93f8-e7975b6d29f4\",\"agentName\":"
+	f.str[SPZ_REC_ID] = SPZ_REC_TEXT("01a20823-de33-737b-8dd5-3cf9528e8653");
+	f.str[SPZ_REC_PROVIDER] = SPZ_REC_TEXT("openai");
+	f.str[SPZ_REC_MODEL] = SPZ_REC_TEXT("gpt-4o");
+	f.str[SPZ_REC_RESPONSE_MODEL] = SPZ_REC_TEXT("gpt-4o-2024-08-06");
+	f.str[SPZ_REC_ATTRIBUTION] = SPZ_REC_TEXT("\"runId\":\"8fde08a2-d39e-4685-93f8-e7975b6d29f4\",\"agentName\":"
 					  "\"nightly-report\",\"agentPath\":[\"nightly-report\"],\"tags\":{\"team\":\"core\"}");
-	f.str[SPZ_REC_HOST] = TEXT("api.openai.com");
-	f.str[SPZ_REC_ENDPOINT] = TEXT("/v1/responses");
-	f.str[SPZ_REC_REQUEST_ID] = TEXT("resp_67e5");
-	f.str[SPZ_REC_EXE] = TEXT("/usr/bin/python3.11");
+	f.str[SPZ_REC_HOST] = SPZ_REC_TEXT("api.openai.com");
+	f.str[SPZ_REC_ENDPOINT] = SPZ_REC_TEXT("/v1/responses");
+	f.str[SPZ_REC_REQUEST_ID] = SPZ_REC_TEXT("resp_67e5");
+	f.str[SPZ_REC_EXE] = SPZ_REC_TEXT("/usr/bin/python3.11");
 	char packed[2048], why[160];
 	size_t n = spz_record_pack(&f, packed, sizeof(packed));
 	ck_assert_uint_gt(n, 0);
@@ -118,7 +116,7 @@ START_TEST(packed_records_are_stored_as_their_json)
 	ck_assert_ptr_nonnull(strstr(why, "packed"));
 	ck_assert_int_eq(spz_record_decode_full(packed, n - 1, &b, why, sizeof(why)), -1);
 	/* an attribution that is not JSON members makes a record jansson refuses */
-	f.str[SPZ_REC_ATTRIBUTION] = TEXT("\"runId\":}");
+	f.str[SPZ_REC_ATTRIBUTION] = SPZ_REC_TEXT("\"runId\":}");
 	n = spz_record_pack(&f, packed, sizeof(packed));
 	ck_assert_int_eq(spz_record_decode(packed, n, &a, why, sizeof(why)), -1);
 	ck_assert_int_eq(spz_record_decode_full(packed, n, &b, why, sizeof(why)), -1);
