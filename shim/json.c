@@ -464,6 +464,158 @@ static size_t literal_whole(struct spz_json *js, const char *buf, size_t i, size
 	return i + n;
 }
 
+#ifdef __SSE2__
+/* Where members_fast stopped. */
+enum member_stop {
+	AT_KEY,   /* at a key's opening quote it left to key_whole */
+	AT_VALUE, /* the key was taken: at its value, which it left to value_here */
+	AT_AFTER  /* a value was taken: at what follows it */
+};
+
+/* A scalar's event, where it is known to be reportable. */
+static inline __attribute__((always_inline)) void emit_scalar(struct spz_json *js, enum spz_json_type type,
+							      const char *value, size_t value_len, bool truncated)
+{
+	if (!((js->report >> type) & 1u) || !js->cb)
+		return;
+	struct spz_json_event ev = {
+		.type = type,
+		.path = js->path,
+		.path_len = js->path_len,
+		.value = value,
+		.value_len = value_len,
+		.truncated = truncated,
+		.depth = js->depth,
+	};
+	js->path[js->path_len] = '\0';
+	js->cb(js->ud, &ev);
+	js->skip_next = false;
+}
+
+/* An object's members, one after another, while each lies whole well inside
+ * the slice: a key of up to fifteen plain bytes, a colon, a scalar. Most of
+ * a body's members are these, and each took key_whole, set_key,
+ * string_whole or number_whole and value_done in turn, every one checking
+ * the slice's end and storing the state. Here a member's key is found and
+ * copied into the path in one sixteen-byte move, and its value taken where it
+ * is. The events are key_whole's and the value's own, in the same order;
+ * anything else (a long or escaped key, a container, a number that may run
+ * on) is left where it begins. Called at a key's quote, in an object at a
+ * depth with a path that has room for the key; *stop says where it left. */
+static size_t members_fast(struct spz_json *js, const char *buf, size_t i, size_t len, enum member_stop *stop)
+{
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+	const size_t base = js->level_path[js->depth];
+	const bool dot = base > 0;
+	char *const key_at = js->path + base + dot;
+	*stop = AT_KEY;
+	/* Every read below is inside the slice: its end is checked where a
+	 * read could reach it. */
+	while (len - i >= 24) {
+		/* buf[i] is a key's opening quote; sixteen bytes follow it, and
+		 * seven more. */
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i + 1));
+		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f);
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)), ctl));
+		if (!m)
+			return i;
+		size_t k = (size_t)__builtin_ctz(m);
+		size_t j = i + 1 + k;
+		if (buf[j] != '"' || buf[j + 1] != ':')
+			return i;
+		/* set_key, for a key that fits: the path is the container's and
+		 * the key (the store's bytes past the key are overwritten or
+		 * lie past path_len). */
+		js->path_overflow_at[js->depth] = false;
+		if (dot)
+			js->path[base] = '.';
+		_mm_storeu_si128((__m128i *)(void *)key_at, x);
+		js->path_len = base + dot + k;
+		j += 2; /* at most i + 19 */
+		if (buf[j] == ' ')
+			j++;
+		/* The key is taken: from here on, a value is expected at j. */
+		*stop = AT_VALUE;
+		js->state = S_VALUE;
+		char c = buf[j];
+		if (c == '"') {
+			size_t n = spz_scan_json_string(buf + j + 1, len - j - 1);
+			size_t e = j + 1 + n;
+			if (e >= len || buf[e] != '"')
+				return j;
+			const char *v = buf + j + 1;
+			if (js->chunk_cb && n) {
+				js->path[js->path_len] = '\0';
+				js->chunk_cb(js->ud, js->path, v, n, true);
+			}
+			bool truncated = n > SPZ_JSON_VALUE_MAX;
+			size_t kept = truncated ? SPZ_JSON_VALUE_MAX : n;
+			if (n <= 16 && len - (j + 1) >= 16)
+				_mm_storeu_si128((__m128i *)(void *)js->value,
+						 _mm_loadu_si128((const __m128i *)(const void *)v));
+			else
+				memcpy(js->value, v, kept);
+			js->value[kept] = '\0';
+			js->value_len = kept;
+			emit_scalar(js, SPZ_JSON_STRING, js->value, kept, truncated);
+			j = e + 1;
+		} else if ((c == '-' || (c >= '0' && c <= '9')) && len - j >= 16) {
+			size_t e = j + 1;
+			while (e < j + 16 && is_number_byte(buf[e]))
+				e++;
+			if (e == j + 16)
+				return j; /* it may run on: number_whole's */
+			size_t n = e - j;
+			_mm_storeu_si128((__m128i *)(void *)js->value,
+					 _mm_loadu_si128((const __m128i *)(const void *)(buf + j)));
+			js->value[n] = '\0';
+			js->value_len = n;
+			emit_scalar(js, SPZ_JSON_NUMBER, js->value, n, false);
+			j = e;
+		} else if (len - j < 5) {
+			return j;
+		} else if (c == 't' && memcmp(buf + j, "true", 4) == 0) {
+			emit_scalar(js, SPZ_JSON_TRUE, NULL, 0, false);
+			j += 4;
+		} else if (c == 'f' && memcmp(buf + j, "false", 5) == 0) {
+			emit_scalar(js, SPZ_JSON_FALSE, NULL, 0, false);
+			j += 5;
+		} else if (c == 'n' && memcmp(buf + j, "null", 4) == 0) {
+			emit_scalar(js, SPZ_JSON_NULL, NULL, 0, false);
+			j += 4;
+		} else {
+			return j; /* a container, or not JSON: value_here's */
+		}
+		/* value_done: inside an object, never the top level. */
+		js->state = S_AFTER;
+		*stop = AT_AFTER;
+		i = j;
+		if (len - i < 33 || buf[i] != ',')
+			return i; /* (the next key needs 24 bytes after its indent) */
+		j = i + 1;
+		/* A newline and an indent of up to seven spaces, or one space. */
+		if (buf[j] == '\n') {
+			uint64_t w;
+			memcpy(&w, buf + j + 1, 8);
+			w ^= 0x2020202020202020ull;
+			if (!w)
+				return i;
+			j += 1 + (size_t)__builtin_ctzll(w) / 8;
+		} else if (buf[j] == ' ') {
+			j++;
+		}
+		if (buf[j] != '"')
+			return i;
+		/* The comma is taken: the next key. */
+		js->state = S_OBJ_KEY;
+		*stop = AT_KEY;
+		i = j;
+	}
+	return i;
+}
+#endif
+
 /* Walks a document's structure while its tokens lie whole in the slice,
  * by place in the grammar: where the code is, is the state, so nothing is
  * dispatched between tokens (that dispatch, an indirect jump a byte, was
@@ -557,6 +709,29 @@ obj_key:
 key:
 	if (buf[i] != '"')
 		return i;
+#ifdef __SSE2__
+	/* Runs of plain members in one go, where the path has room for a
+	 * key of sixteen bytes (a parent whose path overflowed has none). */
+	if (len - i >= 24 && js->depth <= SPZ_JSON_PATH_DEPTH &&
+	    !(js->depth > 0 && js->path_overflow_at[js->depth - 1]) &&
+	    js->level_path[js->depth] + 17u <= SPZ_JSON_PATH_MAX) {
+		enum member_stop stop;
+		j = members_fast(js, buf, i, len, &stop);
+		if (stop == AT_AFTER) {
+			i = j;
+			goto after;
+		}
+		if (stop == AT_VALUE) {
+			i = j;
+			goto value_here;
+		}
+		if (j != i) {
+			i = j;
+			goto key_slow;
+		}
+	}
+key_slow:
+#endif
 	j = key_whole(js, buf, i, len);
 	if (j == i || js->state != S_VALUE)
 		return j; /* cut, or a space before the colon: byte by byte */
@@ -595,7 +770,10 @@ static inline unsigned popcount16(unsigned m)
 	return (m + (m >> 8)) & 0x1fu;
 }
 
-/* Passes over whole sixteen-byte blocks of a skipped container at once:
+/* Passes over whole sixteen-byte blocks of a skipped container at once.
+ * Most blocks of a skipped body (an answer's text) hold no bracket and no
+ * backslash: only their quotes matter, and only how many (their parity
+ * flips whether the next block begins inside a string). In the others,
  * which brackets lie outside strings comes from the quotes' running parity
  * (a prefix XOR of their bits), and the open count moves by the brackets'
  * difference. A block is left to skip_run's stop-to-stop loop when it holds
@@ -604,13 +782,22 @@ static inline unsigned popcount16(unsigned m)
  * it), or when it may reach the depth limit. Returns where it stopped. */
 static size_t skip_blocks(struct spz_json *js, const char *buf, size_t i, size_t len)
 {
+	/* x | 0x20 is 0x7b-0x7d for '[', '\\', ']' (0x5b-0x5d) and for '{', '|',
+	 * '}': one range test finds a block with any of them. */
 	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), brace_l = _mm_set1_epi8('{'),
-		      brace_r = _mm_set1_epi8('}'), square_l = _mm_set1_epi8('['), square_r = _mm_set1_epi8(']');
+		      brace_r = _mm_set1_epi8('}'), square_l = _mm_set1_epi8('['), square_r = _mm_set1_epi8(']'),
+		      case_bit = _mm_set1_epi8(0x20), low = _mm_set1_epi8(0x7b), two = _mm_set1_epi8(2);
+	unsigned in_string = js->skip_in_string;
 	for (; i + 16 <= len; i += 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+		unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote));
+		__m128i d = _mm_sub_epi8(_mm_or_si128(x, case_bit), low);
+		if (!_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, two), d))) {
+			in_string ^= (unsigned)__builtin_parity(q);
+			continue;
+		}
 		if (_mm_movemask_epi8(_mm_cmpeq_epi8(x, bslash)))
 			break;
-		unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote));
 		unsigned open = (unsigned)_mm_movemask_epi8(
 			_mm_or_si128(_mm_cmpeq_epi8(x, brace_l), _mm_cmpeq_epi8(x, square_l)));
 		unsigned close = (unsigned)_mm_movemask_epi8(
@@ -622,7 +809,7 @@ static size_t skip_blocks(struct spz_json *js, const char *buf, size_t i, size_t
 		inside ^= inside << 2;
 		inside ^= inside << 4;
 		inside ^= inside << 8;
-		inside = (inside ^ (js->skip_in_string ? 0xffffu : 0)) & 0xffffu;
+		inside = (inside ^ (in_string ? 0xffffu : 0)) & 0xffffu;
 		open &= ~inside;
 		close &= ~inside;
 		if (open | close) {
@@ -631,8 +818,9 @@ static size_t skip_blocks(struct spz_json *js, const char *buf, size_t i, size_t
 				break;
 			js->skip_depth += opens - closes;
 		}
-		js->skip_in_string = inside >> 15;
+		in_string = inside >> 15;
 	}
+	js->skip_in_string = in_string;
 	return i;
 }
 #endif

@@ -369,7 +369,7 @@ static void stray_skip_event(void *ud, const struct spz_json_event *ev)
 {
 	struct skipper *k = ud;
 	record_event(&k->t, ev);
-	if (ev->type == SPZ_JSON_STRING)
+	if (ev->type != SPZ_JSON_OBJECT && ev->type != SPZ_JSON_ARRAY)
 		spz_json_skip(k->js);
 }
 
@@ -383,6 +383,25 @@ START_TEST(a_stray_skip_is_ignored)
 	ck_assert_int_eq(spz_json_feed(&js, doc, strlen(doc)), 0);
 	ck_assert_int_eq(spz_json_finish(&js), 0);
 	ck_assert_str_eq(k.t.text, "obj \nstr a=x\nobj b\nnum b.c=1\nend b\nend \ndoc \n");
+	/* The same after each kind of scalar, in a pretty-printed body long
+	 * enough that its members are taken whole (members_fast), whole in
+	 * one slice and byte by byte. */
+	const char *pretty = "{\n  \"s\": \"text\",\n  \"o1\": {\"x\": 1},\n  \"n\": 12,\n  \"o2\": {\"x\": 2},\n"
+			     "  \"t\": true,\n  \"o3\": [3],\n  \"f\": false,\n  \"o4\": [4],\n"
+			     "  \"z\": null,\n  \"o5\": {\"x\": 5},\n  \"last\": 0\n}";
+	const char *want = "obj \nstr s=text\nobj o1\nnum o1.x=1\nend o1\nnum n=12\nobj o2\nnum o2.x=2\nend o2\n"
+			   "true t\narr o3\nnum o3[]=3\nend o3\nfalse f\narr o4\nnum o4[]=4\nend o4\n"
+			   "null z\nobj o5\nnum o5.x=5\nend o5\nnum last=0\nend \ndoc \n";
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct skipper p = { 0 };
+		p.js = &js;
+		spz_json_init(&js, stray_skip_event, &p);
+		size_t n = strlen(pretty);
+		for (size_t i = 0; i < n; i += bytewise ? 1 : n)
+			ck_assert_int_eq(spz_json_feed(&js, pretty + i, bytewise ? 1 : n), 0);
+		ck_assert_int_eq(spz_json_finish(&js), 0);
+		ck_assert_str_eq(p.t.text, want);
+	}
 }
 END_TEST
 
