@@ -493,11 +493,11 @@ static inline __attribute__((always_inline)) void emit_scalar(struct spz_json *j
 }
 
 /* An object's members, one after another, while each lies whole well inside
- * the slice: a key of up to fifteen plain bytes, a colon, a scalar. Most of
+ * the slice: a key of up to 31 plain bytes, a colon, a scalar. Most of
  * a body's members are these, and each took key_whole, set_key,
  * string_whole or number_whole and value_done in turn, every one checking
  * the slice's end and storing the state. Here a member's key is found and
- * copied into the path in one sixteen-byte move, and its value taken where it
+ * copied into the path in one or two sixteen-byte moves, its value taken where it
  * is. The events are key_whole's and the value's own, in the same order;
  * anything else (a long or escaped key, a container, a number that may run
  * on) is left where it begins. Called at a key's quote, in an object at a
@@ -513,26 +513,41 @@ static size_t members_fast(struct spz_json *js, const char *buf, size_t i, size_
 	 * read could reach it. */
 	while (len - i >= 24) {
 		/* buf[i] is a key's opening quote; sixteen bytes follow it, and
-		 * seven more. */
+		 * seven more (for a key of more than fifteen bytes, 39 more). */
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i + 1));
 		__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f);
 		unsigned m = (unsigned)_mm_movemask_epi8(
 			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)), ctl));
-		if (!m)
-			return i;
-		size_t k = (size_t)__builtin_ctz(m);
+		size_t k;
+		__m128i y = x;
+		if (m) {
+			k = (size_t)__builtin_ctz(m);
+		} else {
+			/* A usage field's name is often longer: the next sixteen. */
+			if (len - i < 40)
+				return i;
+			y = _mm_loadu_si128((const __m128i *)(const void *)(buf + i + 17));
+			ctl = _mm_cmpeq_epi8(_mm_max_epu8(y, c1f), c1f);
+			m = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(y, quote), _mm_cmpeq_epi8(y, bslash)), ctl));
+			if (!m)
+				return i;
+			k = 16 + (size_t)__builtin_ctz(m);
+		}
 		size_t j = i + 1 + k;
 		if (buf[j] != '"' || buf[j + 1] != ':')
 			return i;
 		/* set_key, for a key that fits: the path is the container's and
-		 * the key (the store's bytes past the key are overwritten or
+		 * the key (the stores' bytes past the key are overwritten or
 		 * lie past path_len). */
 		js->path_overflow_at[js->depth] = false;
 		if (dot)
 			js->path[base] = '.';
 		_mm_storeu_si128((__m128i *)(void *)key_at, x);
+		if (k >= 16)
+			_mm_storeu_si128((__m128i *)(void *)(key_at + 16), y);
 		js->path_len = base + dot + k;
-		j += 2; /* at most i + 19 */
+		j += 2; /* at most i + 35 */
 		if (buf[j] == ' ')
 			j++;
 		/* The key is taken: from here on, a value is expected at j. */
@@ -711,10 +726,10 @@ key:
 		return i;
 #ifdef __SSE2__
 	/* Runs of plain members in one go, where the path has room for a
-	 * key of sixteen bytes (a parent whose path overflowed has none). */
+	 * key of 32 bytes (a parent whose path overflowed has none). */
 	if (len - i >= 24 && js->depth <= SPZ_JSON_PATH_DEPTH &&
 	    !(js->depth > 0 && js->path_overflow_at[js->depth - 1]) &&
-	    js->level_path[js->depth] + 17u <= SPZ_JSON_PATH_MAX) {
+	    js->level_path[js->depth] + 33u <= SPZ_JSON_PATH_MAX) {
 		enum member_stop stop;
 		j = members_fast(js, buf, i, len, &stop);
 		if (stop == AT_AFTER) {

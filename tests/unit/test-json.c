@@ -134,6 +134,64 @@ START_TEST(whole_tokens_match_byte_at_a_time)
 }
 END_TEST
 
+/* Members whole in the slice take the fast path (members_fast) for keys of
+ * up to 31 bytes and the general one beyond: every key length from 0 to 40,
+ * at the top level and nested, with each kind of scalar, gives the same
+ * events under every slicing, and the paths hold the whole key. */
+START_TEST(plain_members_of_every_key_length)
+{
+	static char doc[16384], want[16384];
+	size_t d = 0, w = 0;
+	d += (size_t)snprintf(doc + d, sizeof(doc) - d, "{\n");
+	w += (size_t)snprintf(want + w, sizeof(want) - w, "obj \n");
+	for (int nested = 0; nested < 2; nested++) {
+		const char *in = nested ? "in." : "";
+		if (nested) {
+			d += (size_t)snprintf(doc + d, sizeof(doc) - d, "  \"in\": {\n");
+			w += (size_t)snprintf(want + w, sizeof(want) - w, "obj in\n");
+		}
+		for (int n = 0; n <= 40; n++) {
+			char key[41];
+			for (int k = 0; k < n; k++)
+				key[k] = (char)('a' + (k + n) % 26);
+			key[n] = '\0';
+			const char *sep = n == 40 ? "" : ",";
+			switch (n % 5) {
+			case 0:
+				d += (size_t)snprintf(doc + d, sizeof(doc) - d, "    \"%s\": \"v%d\"%s\n", key, n, sep);
+				w += (size_t)snprintf(want + w, sizeof(want) - w, "str %s%s=v%d\n", in, key, n);
+				break;
+			case 1:
+				d += (size_t)snprintf(doc + d, sizeof(doc) - d, "    \"%s\": %d%s\n", key, n * 1000, sep);
+				w += (size_t)snprintf(want + w, sizeof(want) - w, "num %s%s=%d\n", in, key, n * 1000);
+				break;
+			case 2:
+				d += (size_t)snprintf(doc + d, sizeof(doc) - d, "    \"%s\":true%s\n", key, sep);
+				w += (size_t)snprintf(want + w, sizeof(want) - w, "true %s%s\n", in, key);
+				break;
+			case 3:
+				d += (size_t)snprintf(doc + d, sizeof(doc) - d, "    \"%s\": false%s ", key, sep);
+				w += (size_t)snprintf(want + w, sizeof(want) - w, "false %s%s\n", in, key);
+				break;
+			default:
+				d += (size_t)snprintf(doc + d, sizeof(doc) - d, "\"%s\": null%s", key, sep);
+				w += (size_t)snprintf(want + w, sizeof(want) - w, "null %s%s\n", in, key);
+			}
+		}
+		d += (size_t)snprintf(doc + d, sizeof(doc) - d, nested ? "  }\n" : "  ,\n");
+		if (nested)
+			w += (size_t)snprintf(want + w, sizeof(want) - w, "end in\n");
+	}
+	snprintf(doc + d, sizeof(doc) - d, "}");
+	snprintf(want + w, sizeof(want) - w, "end \ndoc \n");
+	struct trace t;
+	int rc;
+	scan_all(doc, &t, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(t.text, want);
+}
+END_TEST
+
 /* A consumer may leave ends unreported: the rest is as before, under every
  * slicing. */
 START_TEST(ends_can_go_unreported)
@@ -452,6 +510,7 @@ int main(void)
 	TCase *tc = tcase_create("scanner");
 	tcase_add_test(tc, paths_and_values);
 	tcase_add_test(tc, whole_tokens_match_byte_at_a_time);
+	tcase_add_test(tc, plain_members_of_every_key_length);
 	tcase_add_test(tc, ends_can_go_unreported);
 	tcase_add_test(tc, escapes_and_unicode);
 	tcase_add_test(tc, top_level_array_and_sequence);
