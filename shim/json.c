@@ -795,22 +795,43 @@ static inline unsigned popcount16(unsigned m)
  * a backslash (an escaped quote would break the parity), when it may close
  * the skipped container (more closing brackets than containers open inside
  * it), or when it may reach the depth limit. Returns where it stopped. */
-static size_t skip_blocks(struct spz_json *js, const char *buf, size_t i, size_t len)
+static inline unsigned specials16(__m128i x)
 {
 	/* x | 0x20 is 0x7b-0x7d for '[', '\\', ']' (0x5b-0x5d) and for '{', '|',
 	 * '}': one range test finds a block with any of them. */
+	__m128i d = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x7b));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(2)), d));
+}
+
+static size_t skip_blocks(struct spz_json *js, const char *buf, size_t i, size_t len)
+{
 	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), brace_l = _mm_set1_epi8('{'),
-		      brace_r = _mm_set1_epi8('}'), square_l = _mm_set1_epi8('['), square_r = _mm_set1_epi8(']'),
-		      case_bit = _mm_set1_epi8(0x20), low = _mm_set1_epi8(0x7b), two = _mm_set1_epi8(2);
+		      brace_r = _mm_set1_epi8('}'), square_l = _mm_set1_epi8('['), square_r = _mm_set1_epi8(']');
 	unsigned in_string = js->skip_in_string;
-	for (; i + 16 <= len; i += 16) {
+	/* The quotes of the plain blocks passed since in_string was last
+	 * brought up to date: the parity of their XOR is that of their count. */
+	unsigned quotes = 0;
+	while (i + 16 <= len) {
+		/* Plain text, 32 bytes a step. */
+		for (; i + 32 <= len; i += 32) {
+			__m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+			__m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(buf + i + 16));
+			if (specials16(x0) | specials16(x1))
+				break;
+			quotes ^= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, quote)) ^
+				  (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, quote));
+		}
+		if (i + 16 > len)
+			break;
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
 		unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote));
-		__m128i d = _mm_sub_epi8(_mm_or_si128(x, case_bit), low);
-		if (!_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, two), d))) {
-			in_string ^= (unsigned)__builtin_parity(q);
+		if (!specials16(x)) {
+			quotes ^= q;
+			i += 16;
 			continue;
 		}
+		in_string ^= (unsigned)__builtin_parity(quotes);
+		quotes = 0;
 		if (_mm_movemask_epi8(_mm_cmpeq_epi8(x, bslash)))
 			break;
 		unsigned open = (unsigned)_mm_movemask_epi8(
@@ -834,8 +855,9 @@ static size_t skip_blocks(struct spz_json *js, const char *buf, size_t i, size_t
 			js->skip_depth += opens - closes;
 		}
 		in_string = inside >> 15;
+		i += 16;
 	}
-	js->skip_in_string = in_string;
+	js->skip_in_string = in_string ^ (unsigned)__builtin_parity(quotes);
 	return i;
 }
 #endif

@@ -418,6 +418,36 @@ START_TEST(skipped_blocks_follow_strings)
 				   "str model=m\n"
 				   "end \n"
 				   "doc \n");
+	/* Plain blocks (quotes, no bracket or backslash) whose quotes are
+	 * counted in bulk, up to a slice's end in the middle of them: the
+	 * count still says whether the next slice begins inside a string. */
+	scan_skipping("{\"choices\":[{\"k1\":\"v1\",\"key2\":\"value2\",\"k3\":\"v\",\"k4\":\"value four\",\"k5\":\"5\","
+		      "\"k6\":\"six\",\"k7\":\"seven\",\"k8\":\"eight, with more words in it\",\"k9\":\"nine\","
+		      "\"k10\":\"ten\",\"k11\":\"x\",\"k12\":\"the last of them, with a ] and a } in it\"}],\"model\":\"m\"}",
+		      "choices", NULL, &k, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(k.t.text, "obj \narr choices\nend choices\nstr model=m\nend \ndoc \n");
+	/* Every slice size from 16 to 96, so that slices end after every
+	 * kind of block step. */
+	const char *plain = "{\"choices\":[{\"k1\":\"v1\",\"key2\":\"value2\",\"k3\":\"v\",\"k4\":\"value four\","
+			    "\"k5\":\"5\",\"k6\":\"six\",\"k7\":\"seven\",\"k8\":\"eight, with more words in it\","
+			    "\"k9\":\"nine\",\"k10\":\"ten\",\"k11\":\"x\",\"k12\":\"a ] and a } in it\"}],\"model\":\"m\"}";
+	size_t n = strlen(plain);
+	for (size_t step = 16; step <= 96; step++) {
+		struct skipper p = { .skip = { "choices", NULL, NULL } };
+		struct spz_json js;
+		p.js = &js;
+		spz_json_init(&js, skip_event, &p);
+		for (size_t i = 0; i < n; i += step) {
+			size_t m = n - i < step ? n - i : step;
+			char *slice = malloc(m);
+			memcpy(slice, plain + i, m);
+			ck_assert_int_eq(spz_json_feed(&js, slice, m), 0);
+			free(slice);
+		}
+		ck_assert_int_eq(spz_json_finish(&js), 0);
+		ck_assert_str_eq(p.t.text, "obj \narr choices\nend choices\nstr model=m\nend \ndoc \n");
+	}
 }
 END_TEST
 
