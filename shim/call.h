@@ -48,12 +48,14 @@ struct spz_api {
 	void (*request_path)(struct spz_call *c, const char *path, size_t len);
 	void (*request_value)(struct spz_call *c, const struct spz_json_event *ev);
 	/* Bytes of a request string value, however long (see spz_json). */
-	void (*request_string)(struct spz_call *c, const char *path, const char *buf, size_t len, bool first);
+	void (*request_string)(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
+			       bool first);
 	void (*response_header)(struct spz_call *c, const char *name, size_t name_len,
 				const char *value, size_t value_len);
 	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
 	/* Bytes of a response string value, however long (see spz_json). */
-	void (*response_string)(struct spz_call *c, const char *path, const char *buf, size_t len, bool first);
+	void (*response_string)(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
+				bool first);
 	/* response_string reads only streamed bodies (an estimate of their
 	 * completion): a whole body's strings are not passed to it. */
 	bool response_string_streamed_only;

@@ -156,10 +156,10 @@ static void req_json_event(void *ud, const struct spz_json_event *ev)
 	extract_value(b->call, b->call->api->request_value, &b->js, ev);
 }
 
-static void req_json_string(void *ud, const char *path, const char *buf, size_t len, bool first)
+static void req_json_string(void *ud, const char *path, size_t path_len, const char *buf, size_t len, bool first)
 {
 	struct spz_req_body *b = ud;
-	b->call->api->request_string(b->call, path, buf, len, first);
+	b->call->api->request_string(b->call, path, path_len, buf, len, first);
 }
 
 static void req_decoded(void *ud, const char *buf, size_t len)
@@ -207,10 +207,10 @@ static void resp_json_event(void *ud, const struct spz_json_event *ev)
 	extract_value(b->call, b->call->api->response_value, &b->js, ev);
 }
 
-static void resp_json_string(void *ud, const char *path, const char *buf, size_t len, bool first)
+static void resp_json_string(void *ud, const char *path, size_t path_len, const char *buf, size_t len, bool first)
 {
 	struct spz_resp_body *b = ud;
-	b->call->api->response_string(b->call, path, buf, len, first);
+	b->call->api->response_string(b->call, path, path_len, buf, len, first);
 }
 
 static void sse_data(void *ud, const char *buf, size_t len)

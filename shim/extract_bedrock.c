@@ -113,9 +113,10 @@ struct invoke_scratch {
 	uint8_t quad_len;
 };
 
-static void invoke_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
+static void invoke_string(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
+			  bool first)
 {
-	if (strcmp(path, "bytes") != 0)
+	if (path_len != 5 || memcmp(path, "bytes", 5) != 0)
 		return;
 	if (!c->scratch && !(c->scratch = malloc(sizeof(struct invoke_scratch))))
 		return; /* no memory: this call's usage goes unread */

@@ -66,31 +66,32 @@ static const struct text_path completion_paths[] = {
 	TEXT_PATH("choices[].text"), TEXT_PATH("delta"), TEXT_PATH("choices[].delta.refusal"), { NULL, 0 },
 };
 
-static int path_index(const struct text_path *paths, const char *path)
+static int path_index(const struct text_path *paths, const char *path, size_t n)
 {
-	size_t n = strlen(path);
 	for (int i = 0; paths[i].path; i++)
 		if (paths[i].len == n && memcmp(paths[i].path, path, n) == 0)
 			return i;
 	return -1;
 }
 
-static void openai_request_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
+static void openai_request_string(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
+				  bool first)
 {
 	/* Embeddings always report usage and are never streamed: their input
 	 * (often the largest bodies) is never needed for an estimate. */
-	if (c->api != &spz_api_openai_embeddings && path_index(prompt_paths, path) >= 0)
+	if (c->api != &spz_api_openai_embeddings && path_index(prompt_paths, path, path_len) >= 0)
 		spz_estimate_prompt(c, buf, len, first);
 }
 
-static void openai_response_string(struct spz_call *c, const char *path, const char *buf, size_t len, bool first)
+static void openai_response_string(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
+				   bool first)
 {
 	(void)first;
 	/* Every string of every chunk comes here; the completion's paths all
 	 * begin with c or d (a chunk's id, object and model do not). */
 	if (!c->stream || (path[0] != 'c' && path[0] != 'd'))
 		return;
-	int field = path_index(completion_paths, path);
+	int field = path_index(completion_paths, path, path_len);
 	if (field >= 0)
 		spz_estimate_completion(c, field + 1, buf, len);
 }

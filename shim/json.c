@@ -219,7 +219,7 @@ static void buf_put(struct spz_json *js, const char *s, size_t n)
 	} else {
 		if (js->chunk_cb && js->in_string && n && reportable(js)) {
 			js->path[js->path_len] = '\0';
-			js->chunk_cb(js->ud, js->path, s, n, js->chunk_first);
+			js->chunk_cb(js->ud, js->path, js->path_len, s, n, js->chunk_first);
 			js->chunk_first = false;
 		}
 		size_t room = SPZ_JSON_VALUE_MAX - js->value_len;
@@ -562,7 +562,7 @@ static size_t members_fast(struct spz_json *js, const char *buf, size_t i, size_
 			const char *v = buf + j + 1;
 			if (js->chunk_cb && n) {
 				js->path[js->path_len] = '\0';
-				js->chunk_cb(js->ud, js->path, v, n, true);
+				js->chunk_cb(js->ud, js->path, js->path_len, v, n, true);
 			}
 			bool truncated = n > SPZ_JSON_VALUE_MAX;
 			size_t kept = truncated ? SPZ_JSON_VALUE_MAX : n;

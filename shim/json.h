@@ -39,8 +39,10 @@ struct spz_json_event {
 
 typedef void (*spz_json_cb)(void *ud, const struct spz_json_event *ev);
 /* Decoded bytes of a string value as they are decoded, whatever its length
- * (the event at its end still comes); first marks a new string. */
-typedef void (*spz_json_chunk_cb)(void *ud, const char *path, const char *buf, size_t len, bool first);
+ * (the event at its end still comes); first marks a new string. path is
+ * NUL-terminated and path_len long. */
+typedef void (*spz_json_chunk_cb)(void *ud, const char *path, size_t path_len, const char *buf, size_t len,
+				  bool first);
 
 struct spz_json {
 	spz_json_cb cb;

@@ -281,9 +281,10 @@ struct chunks {
 
 /* "|path=" starts each string; its later chunks follow as they come, so
  * the text is the same whatever the slicing. */
-static void on_chunk(void *ud, const char *path, const char *buf, size_t len, bool first)
+static void on_chunk(void *ud, const char *path, size_t path_len, const char *buf, size_t len, bool first)
 {
 	struct chunks *c = ud;
+	ck_assert_uint_eq(path_len, strlen(path));
 	if (first)
 		c->len += (size_t)snprintf(c->text + c->len, sizeof(c->text) - c->len, "|%s=", path);
 	c->len += (size_t)snprintf(c->text + c->len, sizeof(c->text) - c->len, "%.*s", (int)len, buf);
@@ -329,9 +330,9 @@ static void skip_event(void *ud, const struct spz_json_event *ev)
 			spz_json_skip(k->js);
 }
 
-static void skip_chunk(void *ud, const char *path, const char *buf, size_t len, bool first)
+static void skip_chunk(void *ud, const char *path, size_t path_len, const char *buf, size_t len, bool first)
 {
-	(void)path, (void)buf, (void)first;
+	(void)path, (void)path_len, (void)buf, (void)first;
 	((struct skipper *)ud)->chunks += len;
 }
 
