@@ -46,8 +46,12 @@ struct spz_api {
 	/* The request path (no query): models named in URLs (Gemini, Bedrock,
 	 * Azure deployments), streaming endpoints. */
 	void (*request_path)(struct spz_call *c, const char *path, size_t len);
+	/* The request body is read when its call ends, unless it is long or
+	 * coded (then as it passes): a hook sees the response's results
+	 * already, and prompt_unneeded says whether the prompt is wanted. */
 	void (*request_value)(struct spz_call *c, const struct spz_json_event *ev);
-	/* Bytes of a request string value, however long (see spz_json). */
+	/* Bytes of a request string value, however long (see spz_json): the
+	 * prompt's text, for an estimate; not called when prompt_unneeded. */
 	void (*request_string)(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
 			       bool first);
 	void (*response_header)(struct spz_call *c, const char *name, size_t name_len,
@@ -88,6 +92,13 @@ struct spz_call {
 	 * own id (headers come first and always win). */
 	char request_id[SPZ_CALL_STR];
 	bool stream_requested;
+	/* The response reported usage (or failed): the request's prompt is not
+	 * needed for an estimate, and its messages are passed over unread. */
+	bool prompt_unneeded;
+	/* The request body as written (short, identity-coded), kept to be read
+	 * when the call ends; owned. */
+	char *request_held;
+	size_t request_held_len;
 	bool stream; /* the response was an event stream */
 	/* Set by an extractor on a request's or response's object or array
 	 * event: nothing in it is wanted (the body parser passes over it). */

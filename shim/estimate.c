@@ -167,7 +167,7 @@ static enum spz_encoding encoding_for(const char *model)
 void spz_estimate_settle(struct spz_call *c)
 {
 	struct spz_estimate *e = c->estimate;
-	if (!e || c->usage.present || c->status >= 400 || c->no_response)
+	if (!e || !spz_estimate_wanted(c))
 		goto out;
 	const char *model = c->response_model[0] ? c->response_model : c->model;
 	enum spz_encoding enc = encoding_for(model);

@@ -38,7 +38,13 @@ void spz_estimate_prompt(struct spz_call *c, const char *buf, size_t len, bool f
  * deltas of one field are one text, a new field starts a segment. */
 void spz_estimate_completion(struct spz_call *c, int field, const char *buf, size_t len);
 void spz_estimate_message(struct spz_call *c, bool named);
-/* If the call has no provider usage, fills input and output from the kept
+/* Whether the call's counts are to be estimated: the provider reported no
+ * usage for a call it answered. */
+static inline bool spz_estimate_wanted(const struct spz_call *c)
+{
+	return !c->usage.present && c->status < 400 && !c->no_response;
+}
+/* If spz_estimate_wanted, fills input and output from the kept
  * text and marks usage_estimated. Frees what was kept either way. */
 void spz_estimate_settle(struct spz_call *c);
 void spz_estimate_free(struct spz_call *c);

@@ -108,10 +108,14 @@ struct spz_call *spz_call_start(const struct spz_req_head *h, int64_t now_ns)
 	return call;
 }
 
+static void read_held_request(struct spz_call *call);
+
 void spz_call_finish(struct spz_call *call)
 {
 	if (call->api->finish)
 		call->api->finish(call);
+	if (call->request_held)
+		read_held_request(call);
 	spz_estimate_settle(call);
 	if (call_sink)
 		call_sink(call);
@@ -122,6 +126,7 @@ void spz_call_finish(struct spz_call *call)
 void spz_call_free(struct spz_call *call)
 {
 	free(call->scratch);
+	free(call->request_held);
 	if (!call->attribution_shared)
 		free(call->attribution);
 	free(call);
@@ -150,6 +155,12 @@ static void extract_value(struct spz_call *call, void (*value)(struct spz_call *
 
 /* ---- request body ------------------------------------------------------ */
 
+/* A short request body is held as it passes and read when its call ends:
+ * by then the response has said whether its usage came, and most calls'
+ * does, so the prompt, which only an estimate needs, is passed over unread
+ * and not copied. A longer body, or one with a content coding, is read as
+ * it passes (a copy of it would cost more than the reading saves). */
+
 static void req_json_event(void *ud, const struct spz_json_event *ev)
 {
 	struct spz_req_body *b = ud;
@@ -168,6 +179,14 @@ static void req_decoded(void *ud, const char *buf, size_t len)
 	spz_json_feed(&b->js, buf, len);
 }
 
+static void req_json_begin(struct spz_req_body *b)
+{
+	spz_json_init(&b->js, req_json_event, b);
+	spz_json_report_only(&b->js, EXTRACTOR_EVENTS);
+	if (b->call->api->request_string && !b->call->prompt_unneeded)
+		spz_json_set_chunk_cb(&b->js, req_json_string);
+}
+
 void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_coding coding)
 {
 	/* An API whose request says nothing the record needs (Gemini's and
@@ -177,26 +196,85 @@ void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_
 		return;
 	}
 	b->call = call;
-	spz_decoder_init(&b->dec, coding);
-	spz_json_init(&b->js, req_json_event, b);
-	spz_json_report_only(&b->js, EXTRACTOR_EVENTS);
-	if (call->api->request_string)
-		spz_json_set_chunk_cb(&b->js, req_json_string);
+	b->held = NULL;
+	b->held_len = b->held_cap = 0;
+	b->holding = coding == SPZ_CODING_IDENTITY;
+	if (!b->holding) {
+		spz_decoder_init(&b->dec, coding);
+		req_json_begin(b);
+	}
+}
+
+/* Appends to the held bytes: false if they would pass the bound (or no
+ * room can be had), and then nothing is added. */
+static bool hold(struct spz_req_body *b, const char *buf, size_t len)
+{
+	if (len > SPZ_REQ_HELD_MAX - b->held_len)
+		return false;
+	size_t need = b->held_len + len;
+	if (need > b->held_cap) {
+		size_t cap = b->held_cap ? b->held_cap : 512; /* within malloc's per-thread cache */
+		while (cap < need)
+			cap *= 2;
+		char *p = realloc(b->held, cap);
+		if (!p)
+			return false;
+		b->held = p;
+		b->held_cap = cap;
+	}
+	memcpy(b->held + b->held_len, buf, len);
+	b->held_len = need;
+	return true;
 }
 
 void spz_req_body_feed(struct spz_req_body *b, const char *buf, size_t len)
 {
-	if (b->call)
-		spz_decoder_feed(&b->dec, buf, len, req_decoded, b);
+	if (!b->call)
+		return;
+	if (b->holding) {
+		if (hold(b, buf, len))
+			return;
+		/* Too long to hold: what was held is read now, and the rest as it
+		 * passes. */
+		b->holding = false;
+		spz_decoder_init(&b->dec, SPZ_CODING_IDENTITY);
+		req_json_begin(b);
+		if (b->held_len)
+			spz_json_feed(&b->js, b->held, b->held_len);
+		free(b->held);
+		b->held = NULL;
+	}
+	spz_decoder_feed(&b->dec, buf, len, req_decoded, b);
 }
 
 void spz_req_body_end(struct spz_req_body *b)
 {
 	if (!b->call)
 		return;
-	spz_json_finish(&b->js);
-	spz_decoder_free(&b->dec);
+	if (b->holding) {
+		/* The call owns the bytes now, and reads them when it ends. */
+		b->call->request_held = b->held;
+		b->call->request_held_len = b->held_len;
+		b->held = NULL;
+		b->holding = false;
+	} else {
+		spz_json_finish(&b->js);
+		spz_decoder_free(&b->dec);
+	}
 	b->call = NULL;
+}
+
+/* Reads the body the call held, now that the response is in. */
+static void read_held_request(struct spz_call *call)
+{
+	struct spz_req_body b;
+	b.call = call;
+	call->prompt_unneeded = !spz_estimate_wanted(call);
+	req_json_begin(&b);
+	spz_json_feed(&b.js, call->request_held, call->request_held_len);
+	spz_json_finish(&b.js);
+	free(call->request_held);
+	call->request_held = NULL;
 }
 
 /* ---- response body ----------------------------------------------------- */

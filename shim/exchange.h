@@ -58,9 +58,17 @@ void spz_call_finish(struct spz_call *call);
 
 struct spz_req_body {
 	struct spz_call *call;
+	/* Holding the body's bytes (held, up to SPZ_REQ_HELD_MAX) for the call's
+	 * end, or reading them as they pass (dec, js). */
+	bool holding;
+	char *held;
+	size_t held_len, held_cap;
 	struct spz_decoder dec;
 	struct spz_json js;
 };
+
+/* A request body up to this long is held and read when its call ends. */
+#define SPZ_REQ_HELD_MAX 4096
 
 void spz_req_body_begin(struct spz_req_body *b, struct spz_call *call, enum spz_coding coding);
 void spz_req_body_feed(struct spz_req_body *b, const char *buf, size_t len);

@@ -15,8 +15,9 @@
 static void openai_request(struct spz_call *c, const struct spz_json_event *ev)
 {
 	/* For an estimate: messages cost 3 tokens each, a name 1 more.
-	 * Embeddings always report usage: never estimated. */
-	bool estimable = c->api != &spz_api_openai_embeddings;
+	 * Embeddings always report usage: never estimated; nor is a call
+	 * whose response reported it. */
+	bool estimable = c->api != &spz_api_openai_embeddings && !c->prompt_unneeded;
 	if ((ev->type == SPZ_JSON_OBJECT || ev->type == SPZ_JSON_ARRAY) && ev->depth == 1) {
 		/* Of the top level's containers only the prompt's are read: tools
 		 * and their schemas, response formats and metadata (an agent's

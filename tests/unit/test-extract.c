@@ -597,6 +597,111 @@ START_TEST(request_tools_and_stream_logprobs_passed_over)
 }
 END_TEST
 
+/* gzip of in[0, n) into a new buffer (*out_len set). */
+static char *gzip_of(const char *in, size_t n, size_t *out_len)
+{
+	z_stream z = { 0 };
+	ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	size_t cap = deflateBound(&z, n);
+	char *out = malloc(cap);
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	*out_len = cap - z.avail_out;
+	deflateEnd(&z);
+	return out;
+}
+
+/* A request body is held and read when its call ends if it is short and
+ * not coded, and read as it passes otherwise (exchange.c), and one that
+ * outgrows the bound on the way is read from where it got. Either way, in
+ * any slicing, the call reads the same model and, with no usage in the
+ * answer, the same estimate of its prompt (its content gzipped is read as it
+ * passes, whatever its length); with usage, the model all the same. */
+START_TEST(held_and_passing_request_bodies_read_alike)
+{
+	static const char answer[] =
+		"data: {\"id\":\"c1\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+		"\"Sunny.\"}}]}\n\ndata: [DONE]\n\n";
+	static const char answer_usage[] =
+		"data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":61,\"completion_tokens\":6}}\n\n"
+		"data: [DONE]\n\n";
+	static const size_t pads[] = { 10, 3900, SPZ_REQ_HELD_MAX - 74, SPZ_REQ_HELD_MAX - 73, 9000 };
+	static const size_t slices[] = { 1, 100, 4000, 0 /* whole */ };
+	for (size_t p = 0; p < sizeof(pads) / sizeof(pads[0]); p++) {
+		char *content = malloc(pads[p] + 1);
+		for (size_t i = 0; i < pads[p]; i++)
+			content[i] = "word "[i % 5];
+		content[pads[p]] = '\0';
+		size_t blen = pads[p] + 128;
+		char *body = malloc(blen);
+		blen = (size_t)snprintf(body, blen,
+					"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],"
+					"\"stream\":true}",
+					content);
+		if (p == 2)
+			ck_assert_uint_eq(blen, SPZ_REQ_HELD_MAX); /* the longest held */
+		if (p == 3)
+			ck_assert_uint_eq(blen, SPZ_REQ_HELD_MAX + 1);
+		int64_t want = -1;
+		for (int coded = 0; coded < 2; coded++) {
+			size_t n = blen;
+			char *bytes = coded ? gzip_of(body, blen, &n) : body;
+			for (size_t k = 0; k < sizeof(slices) / sizeof(slices[0]); k++) {
+				for (int with_usage = 0; with_usage < 2; with_usage++) {
+					char head[256], resp[512];
+					snprintf(head, sizeof(head),
+						 "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n%s"
+						 "Content-Length: %zu\r\n\r\n",
+						 coded ? "Content-Encoding: gzip\r\n" : "", n);
+					const char *a = with_usage ? answer_usage : answer;
+					snprintf(resp, sizeof(resp),
+						 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: "
+						 "%zu\r\n\r\n%s",
+						 strlen(a), a);
+					struct spz_conn *c = spz_conn_new();
+					captured_count = 0;
+					feed_write(c, head, strlen(head));
+					size_t step = slices[k] ? slices[k] : n;
+					for (size_t i = 0; i < n; i += step) {
+						size_t m = n - i < step ? n - i : step;
+						char *copy = malloc(m);
+						memcpy(copy, bytes + i, m);
+						feed_write(c, copy, m);
+						free(copy);
+					}
+					feed_read(c, resp, strlen(resp));
+					ck_assert_uint_eq(captured_count, 1);
+					const struct spz_call *call = &captured[0];
+					ck_assert_str_eq(call->model, "gpt-4o");
+					ck_assert(call->stream_requested);
+					ck_assert(call->usage_estimated == !with_usage);
+					if (with_usage) {
+						ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 61);
+					} else if (want < 0) {
+						want = call->usage.v[SPZ_U_INPUT];
+					} else {
+						ck_assert_msg(call->usage.v[SPZ_U_INPUT] == want,
+							      "body of %zu bytes%s in slices of %zu: %lld tokens, not %lld",
+							      blen, coded ? " gzipped" : "", step,
+							      (long long)call->usage.v[SPZ_U_INPUT], (long long)want);
+					}
+					spz_conn_free(c, clock_ns);
+				}
+			}
+			if (coded)
+				free(bytes);
+		}
+		/* The prompt was counted: "word " is a token a time, and more. */
+		ck_assert_int_ge(want, (int64_t)pads[p] / 5);
+		free(body);
+		free(content);
+	}
+}
+END_TEST
+
 /* Anthropic's and Cohere's requests are read for their model and stream
  * flag alone: the conversation and the tools before them are passed over
  * unread (a value JSON does not allow inside does not stop the reading). */
@@ -692,6 +797,7 @@ int main(void)
 	tcase_add_test(tc, embeddings_vectors_passed_over);
 	tcase_add_test(tc, request_tools_and_stream_logprobs_passed_over);
 	tcase_add_test(tc, anthropic_request_read_for_model_and_stream);
+	tcase_add_test(tc, held_and_passing_request_bodies_read_alike);
 	tcase_add_test(tc, legacy_completions);
 	tcase_add_test(tc, groq_stream_usage_in_x_groq);
 	tcase_add_test(tc, bedrock_invoke_with_response_stream);
