@@ -18,7 +18,7 @@ rm -rf build-fuzz/seeds
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
 "$py" tests/fuzz/make-seeds.py "$corpus" build-fuzz/seeds
-targets=${*:-"json sse http1 eventstream decode conn h2gate attr record pricing budgets tokenizer"}
+targets=${*:-"json jsontop sse http1 eventstream decode conn h2gate attr record pricing budgets tokenizer"}
 mkdir -p build-fuzz/crashes
 status=0
 for t in $targets; do

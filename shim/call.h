@@ -48,7 +48,10 @@ struct spz_api {
 	void (*request_path)(struct spz_call *c, const char *path, size_t len);
 	/* The request body is read when its call ends, unless it is long or
 	 * coded (then as it passes): a hook sees the response's results
-	 * already, and prompt_unneeded says whether the prompt is wanted. */
+	 * already, and prompt_unneeded says whether the prompt is wanted. When
+	 * it is not, the hook must pass over (skip_value) every top-level
+	 * container and read nothing in one: the body may then be read for its
+	 * top-level scalars alone (json_top.h), containers unreported. */
 	void (*request_value)(struct spz_call *c, const struct spz_json_event *ev);
 	/* Bytes of a request string value, however long (see spz_json): the
 	 * prompt's text, for an estimate; not called when prompt_unneeded. */

@@ -10,6 +10,7 @@
 
 #include "estimate.h"
 #include "extract.h"
+#include "json_top.h"
 #include "provider.h"
 #include "uuid.h"
 #include "zalloc.h"
@@ -264,15 +265,29 @@ void spz_req_body_end(struct spz_req_body *b)
 	b->call = NULL;
 }
 
-/* Reads the body the call held, now that the response is in. */
+/* A top-level scalar of a held body whose prompt is not needed. */
+static void held_scalar(void *ud, const struct spz_json_event *ev)
+{
+	struct spz_call *call = ud;
+	call->api->request_value(call, ev);
+	call->skip_value = false; /* asked on a scalar: no request at all */
+}
+
+/* Reads the body the call held, now that the response is in: when its
+ * prompt is not needed, for its top-level scalars alone if it is plain
+ * (request_value passes over every container then: call.h), else whole. */
 static void read_held_request(struct spz_call *call)
 {
-	struct spz_req_body b;
-	b.call = call;
 	call->prompt_unneeded = !spz_estimate_wanted(call);
-	req_json_begin(&b);
-	spz_json_feed(&b.js, call->request_held, call->request_held_len);
-	spz_json_finish(&b.js);
+	if (!call->prompt_unneeded ||
+	    (call->api->request_value &&
+	     !spz_json_top_scalars(call->request_held, call->request_held_len, held_scalar, call))) {
+		struct spz_req_body b;
+		b.call = call;
+		req_json_begin(&b);
+		spz_json_feed(&b.js, call->request_held, call->request_held_len);
+		spz_json_finish(&b.js);
+	}
 	free(call->request_held);
 	call->request_held = NULL;
 }

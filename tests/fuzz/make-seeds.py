@@ -58,6 +58,7 @@ for name, meta, body in cases():
     else:
         put("eventstream", name, b"\x80" + body)
     put("json", name + "_request", b"\x01" + req_body)
+    put("jsontop", name + "_request", req_body)
     put("http1", name + "_req", b"\x81" + request)
     put("http1", name + "_resp", b"\x80" + response)
     put("decode", name + "_gzip", b"\x01" + gz)
@@ -112,6 +113,10 @@ for i, name in enumerate([b"bedrock\0us.anthropic.claude-sonnet-4-5-20250929-v1:
                           b"openrouter\0anthropic/claude-sonnet-4.6\0anthropic/claude-4.6-sonnet-20260217",
                           b"gemini\0gemini-2.5-pro-preview-05-06\0", b"openai\0gpt-4o-2024-08-06\0gpt-4o"]):
     put("pricing", "name%d" % i, b"\x01" + name)
+# Top-level scalars of every kind around containers with escapes, brackets
+# in strings and nesting, for the held-request reading.
+put("jsontop", "mixed", b'{ "a": 1, "b":true,"c" : null, "d":false, "e":"x y", "f":[1,{"g":"\\"]}"},[]],'
+    b' "h": -1.5e3, "i": {"j": {"k": "}"}}, "": "", "m": "%s" }\n' % (b"v" * 300))
 put("budgets", "file", b"\x00" + json.dumps({"budgets": [
     {"id": "triage-daily", "scope": "agent", "agent": "support-triage", "period": "daily", "limitUsd": "5.00",
      "enforcement": "hard_cap", "alertThresholdPct": 80},

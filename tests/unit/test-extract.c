@@ -702,6 +702,24 @@ START_TEST(held_and_passing_request_bodies_read_alike)
 }
 END_TEST
 
+/* A held body whose top-level reading declines it (an escape in the model's
+ * name) is read whole by the scanner, with usage in the answer too. */
+START_TEST(held_body_the_top_reading_declines_is_read_whole)
+{
+	static const char body[] = "{\"model\":\"gpt\\u002d4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+	char req[512];
+	snprintf(req, sizeof(req),
+		 "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(body), body);
+	const struct spz_call *call =
+		one_call(req, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+			 "{\"id\":\"c1\",\"model\":\"gpt-4o-2024-08-06\",\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}");
+	ck_assert_str_eq(call->model, "gpt-4o");
+	ck_assert(!call->usage_estimated);
+	ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], 9);
+}
+END_TEST
+
 /* Anthropic's and Cohere's requests are read for their model and stream
  * flag alone: the conversation and the tools before them are passed over
  * unread (a value JSON does not allow inside does not stop the reading). */
@@ -798,6 +816,7 @@ int main(void)
 	tcase_add_test(tc, request_tools_and_stream_logprobs_passed_over);
 	tcase_add_test(tc, anthropic_request_read_for_model_and_stream);
 	tcase_add_test(tc, held_and_passing_request_bodies_read_alike);
+	tcase_add_test(tc, held_body_the_top_reading_declines_is_read_whole);
 	tcase_add_test(tc, legacy_completions);
 	tcase_add_test(tc, groq_stream_usage_in_x_groq);
 	tcase_add_test(tc, bedrock_invoke_with_response_stream);

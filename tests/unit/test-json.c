@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../shim/json.h"
+#include "../../shim/json_top.h"
 #include "helpers.h"
 
 struct trace {
@@ -535,6 +536,117 @@ START_TEST(parse_count)
 }
 END_TEST
 
+/* ---- the top-level scalar reading (json_top.c) ------------------------- */
+
+/* A reader that passes over every top-level container and records the
+ * top-level scalars: what the top-level reading must match. */
+struct top_reader {
+	struct spz_json *js;
+	struct trace t;
+};
+
+static void read_top(void *ud, const struct spz_json_event *ev)
+{
+	struct top_reader *r = ud;
+	if ((ev->type == SPZ_JSON_OBJECT || ev->type == SPZ_JSON_ARRAY) && ev->depth == 1)
+		spz_json_skip(r->js);
+	else if (ev->depth == 1)
+		record_event(&r->t, ev);
+}
+
+static void record_top(void *ud, const struct spz_json_event *ev)
+{
+	ck_assert_uint_eq(ev->depth, 1);
+	ck_assert(ev->type != SPZ_JSON_OBJECT && ev->type != SPZ_JSON_ARRAY);
+	ck_assert(ev->path[ev->path_len] == '\0');
+	record_event(ud, ev);
+}
+
+/* Reads doc both ways; when the top-level reading takes it, the scanner
+ * must find it good and report the same. Returns whether it was taken. */
+static bool top_alike(const char *doc, struct trace *out)
+{
+	struct trace top = { 0 };
+	bool taken = spz_json_top_scalars(doc, strlen(doc), record_top, &top);
+	if (!taken) {
+		ck_assert_uint_eq(top.len, 0); /* declined before any event */
+		return false;
+	}
+	struct spz_json js;
+	struct top_reader r = { .js = &js };
+	spz_json_init(&js, read_top, &r);
+	spz_json_report_only(&js, (1u << SPZ_JSON_STRING) | (1u << SPZ_JSON_NUMBER) | (1u << SPZ_JSON_TRUE) |
+					  (1u << SPZ_JSON_FALSE) | (1u << SPZ_JSON_NULL) | (1u << SPZ_JSON_OBJECT) |
+					  (1u << SPZ_JSON_ARRAY));
+	ck_assert_int_eq(spz_json_feed(&js, doc, strlen(doc)), 0);
+	ck_assert_int_eq(spz_json_finish(&js), 0);
+	ck_assert_str_eq(top.text, r.t.text);
+	if (out)
+		*out = top;
+	return true;
+}
+
+START_TEST(top_scalars_of_a_held_body)
+{
+	struct trace t;
+	ck_assert(top_alike("{\"messages\": [{\"content\": \"Hi \\\"there\\\" ]}\", \"role\": \"user\"}], \"model\": "
+			    "\"gpt-4o\", \"stream\": false, \"n\":1,\"t\" :0.5e-1 ,\"x\":null,\"y\":true, \"o\":{\"model\":"
+			    "\"inner\",\"a\":[[{}]]}}\n",
+			    &t));
+	ck_assert_str_eq(t.text, "str model=gpt-4o\nfalse stream\nnum n=1\nnum t=0.5e-1\nnull x\ntrue y\n");
+	/* Empty keys and values, a key at the scanner's bound, a value past
+	 * its own (cut as the scanner cuts it), an empty object. */
+	char doc[1024], key[SPZ_JSON_KEY_MAX + 1], value[301];
+	memset(key, 'k', SPZ_JSON_KEY_MAX);
+	key[SPZ_JSON_KEY_MAX] = '\0';
+	memset(value, 'v', 300);
+	value[300] = '\0';
+	snprintf(doc, sizeof(doc), " {\"\":\"\", \"%s\": 7, \"long\": \"%s\"} ", key, value);
+	ck_assert(top_alike(doc, &t));
+	ck_assert(strstr(t.text, "(cut)") != NULL);
+	ck_assert(top_alike("{}", &t));
+	ck_assert_uint_eq(t.len, 0);
+	/* As many scalars as it holds, containers between them not counted. */
+	size_t n = (size_t)snprintf(doc, sizeof(doc), "{");
+	for (int k = 0; k < SPZ_JSON_TOP_MAX; k++)
+		n += (size_t)snprintf(doc + n, sizeof(doc) - n, "\"k%d\":%d,\"c%d\":[%d],", k, k, k, k);
+	doc[n - 1] = '}';
+	ck_assert(top_alike(doc, &t));
+}
+END_TEST
+
+/* Whatever it might read otherwise than the scanner, or that the scanner
+ * would refuse, it declines, and reports nothing. */
+START_TEST(top_scalars_decline_what_they_might_misread)
+{
+	static const char *const declined[] = {
+		"[1,2]", "\"s\"", "7", "", "   ", "{", "{\"a\":1", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":}", "{a:1}",
+		"{\"a\":1}{}", "{\"a\":1} x", "{\"a\":\"x\\ny\"}", "{\"a\\u0062\":1}", "{\"a\":\"tab\there\"}",
+		"{\"a\":[\\]}", "{\"a\":[\"x]}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":+1}", "{\"a\":1 2}",
+		"{\"a\":1;\"b\":2}",
+	};
+	for (size_t k = 0; k < sizeof(declined) / sizeof(declined[0]); k++)
+		ck_assert_msg(!top_alike(declined[k], NULL), "taken: %s", declined[k]);
+	char doc[2048], key[SPZ_JSON_KEY_MAX + 2];
+	memset(key, 'k', SPZ_JSON_KEY_MAX + 1);
+	key[SPZ_JSON_KEY_MAX + 1] = '\0';
+	snprintf(doc, sizeof(doc), "{\"%s\":1}", key); /* a key the scanner would cut */
+	ck_assert(!top_alike(doc, NULL));
+	size_t n = (size_t)snprintf(doc, sizeof(doc), "{");
+	for (int k = 0; k <= SPZ_JSON_TOP_MAX; k++)
+		n += (size_t)snprintf(doc + n, sizeof(doc) - n, "\"k%d\":%d,", k, k);
+	doc[n - 1] = '}';
+	ck_assert(!top_alike(doc, NULL)); /* one scalar too many */
+	n = (size_t)snprintf(doc, sizeof(doc), "{\"deep\":");
+	for (int k = 0; k < 300; k++)
+		doc[n++] = '[';
+	for (int k = 0; k < 300; k++)
+		doc[n++] = ']';
+	snprintf(doc + n, sizeof(doc) - n, "}");
+	ck_assert(!top_alike(doc, NULL)); /* deeper than it follows */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("json");
@@ -555,6 +667,8 @@ int main(void)
 	tcase_add_test(tc, skipped_blocks_follow_strings);
 	tcase_add_test(tc, a_stray_skip_is_ignored);
 	tcase_add_test(tc, parse_count);
+	tcase_add_test(tc, top_scalars_of_a_held_body);
+	tcase_add_test(tc, top_scalars_decline_what_they_might_misread);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
