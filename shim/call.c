@@ -59,6 +59,12 @@ void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *e
 		c->stream_requested = ev->type == SPZ_JSON_TRUE;
 }
 
+void spz_header_request_id(struct spz_call *c, int arg, const char *value, size_t len)
+{
+	(void)arg;
+	spz_copy_str(c->request_id, sizeof(c->request_id), value, len);
+}
+
 void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, const char *path,
 			   const char *model_key, const char *id_key)
 {

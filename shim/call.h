@@ -39,6 +39,16 @@ struct spz_usage {
 struct spz_call;
 struct spz_estimate;
 
+/* A response header field an API reads, and what reads its value; arg
+ * tells one field of a shared reader from another. */
+struct spz_header_read {
+	const char *name; /* lower case */
+	size_t len;
+	void (*read)(struct spz_call *c, int arg, const char *value, size_t len);
+	int arg;
+};
+#define SPZ_HEADER_READ(name, read, arg) { name, sizeof(name) - 1, read, arg }
+
 /* How one provider API is read. Every hook is optional. */
 struct spz_api {
 	const char *provider; /* the provider when the host is not a known one's */
@@ -57,8 +67,9 @@ struct spz_api {
 	 * prompt's text, for an estimate; not called when prompt_unneeded. */
 	void (*request_string)(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
 			       bool first);
-	void (*response_header)(struct spz_call *c, const char *name, size_t name_len,
-				const char *value, size_t value_len);
+	/* The response header fields it reads (NULL-terminated): only these
+	 * are looked at (the HTTP/1.1 parser passes over the rest unread). */
+	const struct spz_header_read *response_headers;
 	void (*response_value)(struct spz_call *c, const struct spz_json_event *ev);
 	/* Bytes of a response string value, however long (see spz_json). */
 	void (*response_string)(struct spz_call *c, const char *path, size_t path_len, const char *buf, size_t len,
@@ -157,6 +168,8 @@ void spz_request_model_stream(struct spz_call *c, const struct spz_json_event *e
  * id is the call's request_id unless a response header gave one. */
 void spz_response_model_id(struct spz_call *c, const struct spz_json_event *ev, const char *path,
 			   const char *model_key, const char *id_key);
+/* A header's value as the call's request id (an spz_header_read's read). */
+void spz_header_request_id(struct spz_call *c, int arg, const char *value, size_t len);
 /* Copies a NUL-terminated string into a fixed field, cutting if needed. */
 void spz_copy_str(char *dst, size_t cap, const char *src, size_t len);
 /* Reads a count from a JSON event: 0 and *out set, or -1. */

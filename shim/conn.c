@@ -145,7 +145,10 @@ static int resp_start(void *ud, const struct spz_h1_start *s)
 		return -1; /* a response to nothing we saw: stop following */
 	c->resp_call = c->pending[c->pending_head].call;
 	c->resp_started = true;
-	spz_resp_body_init(&c->resp_body, s->status >= 200 ? c->resp_call : NULL);
+	struct spz_call *reader = s->status >= 200 ? c->resp_call : NULL;
+	spz_resp_body_init(&c->resp_body, reader);
+	/* The fields of this response that are read: none of a 1xx's. */
+	spz_h1_filter_headers(&c->resp, spz_resp_head_filter(reader));
 	if (c->resp_call && s->status >= 200)
 		c->resp_call->status = s->status;
 	return 0;
@@ -215,6 +218,7 @@ struct spz_conn *spz_conn_new(void)
 		return NULL;
 	spz_h1_init(&c->req, SPZ_H1_REQUEST, &req_callbacks, c);
 	spz_h1_init(&c->resp, SPZ_H1_RESPONSE, &resp_callbacks, c);
+	spz_h1_filter_headers(&c->req, spz_req_head_filter());
 	return c;
 }
 

@@ -56,26 +56,63 @@ void spz_req_head_target(struct spz_req_head *h, const char *method, size_t mlen
 	h->path_len = tlen;
 }
 
+/* The request header fields read, and into what. */
+enum req_field { REQ_HOST, REQ_CODING, REQ_AGENT, REQ_RUN, REQ_TAGS };
+static const struct {
+	const char *name;
+	size_t len;
+	enum req_field field;
+} req_fields[] = {
+#define REQ_FIELD(name, field) { name, sizeof(name) - 1, field }
+	REQ_FIELD("host", REQ_HOST),
+	REQ_FIELD(":authority", REQ_HOST),
+	REQ_FIELD("content-encoding", REQ_CODING),
+	/* Attribution an SDK can set through default headers. */
+	REQ_FIELD("x-spaturzu-agent", REQ_AGENT),
+	REQ_FIELD("x-spaturzu-run", REQ_RUN),
+	REQ_FIELD("x-spaturzu-tags", REQ_TAGS),
+#undef REQ_FIELD
+};
+#define REQ_FIELD_COUNT (sizeof(req_fields) / sizeof(req_fields[0]))
+
+struct spz_header_filter spz_req_head_filter(void)
+{
+	struct spz_header_filter f = { 0, 0 };
+	for (size_t k = 0; k < REQ_FIELD_COUNT; k++)
+		spz_header_filter_add(&f, req_fields[k].name, req_fields[k].len);
+	return f;
+}
+
 void spz_req_head_header(struct spz_req_head *h, const char *name, size_t nlen, const char *value,
 			 size_t vlen)
 {
-	if (spz_header_is(name, nlen, "host") || spz_header_is(name, nlen, ":authority")) {
+	size_t k = 0;
+	while (k < REQ_FIELD_COUNT && !spz_header_is_n(name, nlen, req_fields[k].name, req_fields[k].len))
+		k++;
+	if (k == REQ_FIELD_COUNT)
+		return;
+	switch (req_fields[k].field) {
+	case REQ_HOST: {
 		/* Strip the port; keep an IPv6 literal's brackets. */
 		size_t n = vlen;
 		const char *colon = memrchr(value, ':', vlen);
 		if (colon && !memchr(colon, ']', vlen - (size_t)(colon - value)))
 			n = (size_t)(colon - value);
 		spz_copy_str(h->host, sizeof(h->host), value, n);
-	} else if (spz_header_is(name, nlen, "content-encoding")) {
+		break;
+	}
+	case REQ_CODING:
 		h->coding = spz_coding_from_header(value, vlen);
-	} else if (nlen > 11 && (name[0] | 0x20) == 'x' && strncasecmp(name, "x-spaturzu-", 11) == 0) {
-		/* Attribution an SDK can set through default headers. */
-		if (spz_header_is(name, nlen, "x-spaturzu-agent"))
-			spz_copy_str(h->hdr_agent, sizeof(h->hdr_agent), value, vlen);
-		else if (spz_header_is(name, nlen, "x-spaturzu-run"))
-			spz_copy_str(h->hdr_run, sizeof(h->hdr_run), value, vlen);
-		else if (spz_header_is(name, nlen, "x-spaturzu-tags"))
-			spz_copy_str(h->hdr_tags, sizeof(h->hdr_tags), value, vlen);
+		break;
+	case REQ_AGENT:
+		spz_copy_str(h->hdr_agent, sizeof(h->hdr_agent), value, vlen);
+		break;
+	case REQ_RUN:
+		spz_copy_str(h->hdr_run, sizeof(h->hdr_run), value, vlen);
+		break;
+	case REQ_TAGS:
+		spz_copy_str(h->hdr_tags, sizeof(h->hdr_tags), value, vlen);
+		break;
 	}
 }
 
@@ -387,8 +424,24 @@ void spz_resp_body_header(struct spz_resp_body *b, const char *name, size_t nlen
 	} else if (!b->started && spz_header_is(name, nlen, "content-encoding")) {
 		b->coding = spz_coding_from_header(value, vlen);
 	}
-	if (call->api->response_header)
-		call->api->response_header(call, name, nlen, value, vlen);
+	for (const struct spz_header_read *r = call->api->response_headers; r && r->name; r++) {
+		if (spz_header_is_n(name, nlen, r->name, r->len)) {
+			r->read(call, r->arg, value, vlen);
+			break;
+		}
+	}
+}
+
+struct spz_header_filter spz_resp_head_filter(const struct spz_call *call)
+{
+	struct spz_header_filter f = { 0, 0 };
+	if (!call)
+		return f;
+	spz_header_filter_add(&f, "content-type", 12);
+	spz_header_filter_add(&f, "content-encoding", 16);
+	for (const struct spz_header_read *r = call->api->response_headers; r && r->name; r++)
+		spz_header_filter_add(&f, r->name, r->len);
+	return f;
 }
 
 static void resp_decoded(void *ud, const char *buf, size_t len)

@@ -13,6 +13,7 @@
 #include "call.h"
 #include "decode.h"
 #include "eventstream.h"
+#include "http1.h"
 #include "json.h"
 #include "sse.h"
 
@@ -50,6 +51,8 @@ void spz_req_head_target(struct spz_req_head *h, const char *method, size_t mlen
 /* A request header; "host" and HTTP/2's ":authority" name the host. */
 void spz_req_head_header(struct spz_req_head *h, const char *name, size_t nlen, const char *value,
 			 size_t vlen);
+/* The request header fields spz_req_head_header reads. */
+struct spz_header_filter spz_req_head_filter(void);
 /* The call this request is, started at now_ns; NULL if it is not an LLM
  * call we read (or memory ran out). */
 struct spz_call *spz_call_start(const struct spz_req_head *h, int64_t now_ns);
@@ -89,6 +92,9 @@ struct spz_resp_body {
 
 /* Before the response headers of call. */
 void spz_resp_body_init(struct spz_resp_body *b, struct spz_call *call);
+/* The response header fields spz_resp_body_header reads for call (none
+ * for NULL: a response not followed). */
+struct spz_header_filter spz_resp_head_filter(const struct spz_call *call);
 /* A final response header (content-type, content-encoding, the API's own). */
 void spz_resp_body_header(struct spz_resp_body *b, const char *name, size_t nlen, const char *value,
 			  size_t vlen);

@@ -8,12 +8,16 @@
 
 #include "call.h"
 
-static inline bool spz_header_is(const char *name, size_t len, const char *want)
+static inline bool spz_header_is_n(const char *name, size_t len, const char *want, size_t want_len)
 {
 	/* want is lower case: the first byte, folded, settles most names
 	 * before the library call. */
-	size_t n = __builtin_strlen(want);
-	return len == n && (name[0] | 0x20) == want[0] && strncasecmp(name, want, n) == 0;
+	return len == want_len && (name[0] | 0x20) == want[0] && strncasecmp(name, want, want_len) == 0;
+}
+
+static inline bool spz_header_is(const char *name, size_t len, const char *want)
+{
+	return spz_header_is_n(name, len, want, __builtin_strlen(want));
 }
 
 extern const struct spz_api spz_api_openai_chat;

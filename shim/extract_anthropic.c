@@ -57,12 +57,10 @@ static void anthropic_response(struct spz_call *c, const struct spz_json_event *
 		spz_response_model_id(c, ev, p, "model", "id");
 }
 
-static void anthropic_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
-			     size_t value_len)
-{
-	if (spz_header_is(name, name_len, "request-id"))
-		spz_copy_str(c->request_id, sizeof(c->request_id), value, value_len);
-}
+static const struct spz_header_read anthropic_headers[] = {
+	SPZ_HEADER_READ("request-id", spz_header_request_id, 0),
+	{ NULL, 0, NULL, 0 },
+};
 
 static void anthropic_finish(struct spz_call *c)
 {
@@ -74,7 +72,7 @@ const struct spz_api spz_api_anthropic_messages = {
 	.provider = "anthropic",
 	.kind = "messages",
 	.request_value = spz_request_model_stream,
-	.response_header = anthropic_header,
+	.response_headers = anthropic_headers,
 	.response_value = anthropic_response,
 	.finish = anthropic_finish,
 };

@@ -54,27 +54,22 @@ static void bedrock_response(struct spz_call *c, const struct spz_json_event *ev
 	spz_usage_from_event(&c->usage, ev, ev->path, converse_usage);
 }
 
-static void header_count(struct spz_call *c, enum spz_usage_field f, const char *v, size_t n)
+/* A count InvokeModel's response gives in a header (arg: the field). */
+static void header_count(struct spz_call *c, int arg, const char *v, size_t n)
 {
 	int64_t count;
 	if (spz_json_parse_count(v, n, &count) == 0)
-		spz_usage_set(&c->usage, f, count);
+		spz_usage_set(&c->usage, (enum spz_usage_field)arg, count);
 }
 
-static void bedrock_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
-			   size_t value_len)
-{
-	if (spz_header_is(name, name_len, "x-amzn-requestid"))
-		spz_copy_str(c->request_id, sizeof(c->request_id), value, value_len);
-	else if (spz_header_is(name, name_len, "x-amzn-bedrock-input-token-count"))
-		header_count(c, SPZ_U_INPUT, value, value_len);
-	else if (spz_header_is(name, name_len, "x-amzn-bedrock-output-token-count"))
-		header_count(c, SPZ_U_OUTPUT, value, value_len);
-	else if (spz_header_is(name, name_len, "x-amzn-bedrock-cache-read-input-token-count"))
-		header_count(c, SPZ_U_CACHE_READ, value, value_len);
-	else if (spz_header_is(name, name_len, "x-amzn-bedrock-cache-write-input-token-count"))
-		header_count(c, SPZ_U_CACHE_WRITE, value, value_len);
-}
+static const struct spz_header_read bedrock_headers[] = {
+	SPZ_HEADER_READ("x-amzn-requestid", spz_header_request_id, 0),
+	SPZ_HEADER_READ("x-amzn-bedrock-input-token-count", header_count, SPZ_U_INPUT),
+	SPZ_HEADER_READ("x-amzn-bedrock-output-token-count", header_count, SPZ_U_OUTPUT),
+	SPZ_HEADER_READ("x-amzn-bedrock-cache-read-input-token-count", header_count, SPZ_U_CACHE_READ),
+	SPZ_HEADER_READ("x-amzn-bedrock-cache-write-input-token-count", header_count, SPZ_U_CACHE_WRITE),
+	{ NULL, 0, NULL, 0 },
+};
 
 static const struct spz_usage_path invocation_usage[] = {
 	SPZ_USAGE_PATH("amazon-bedrock-invocationMetrics.inputTokenCount", SPZ_U_INPUT),
@@ -169,7 +164,7 @@ const struct spz_api spz_api_bedrock_converse = {
 	.provider = "bedrock",
 	.kind = "converse",
 	.request_path = bedrock_path,
-	.response_header = bedrock_header,
+	.response_headers = bedrock_headers,
 	.response_value = bedrock_response,
 };
 
@@ -177,7 +172,7 @@ const struct spz_api spz_api_bedrock_invoke = {
 	.provider = "bedrock",
 	.kind = "invoke",
 	.request_path = bedrock_path,
-	.response_header = bedrock_header,
+	.response_headers = bedrock_headers,
 	.response_value = invoke_value,
 	.response_string = invoke_string,
 };

@@ -22,17 +22,15 @@ static void cohere_response(struct spz_call *c, const struct spz_json_event *ev)
 		spz_response_model_id(c, ev, p, "model", "id"); /* v2 names no model today */
 }
 
-static void cohere_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
-			  size_t value_len)
-{
-	if (spz_header_is(name, name_len, "x-trace-id"))
-		spz_copy_str(c->request_id, sizeof(c->request_id), value, value_len);
-}
+static const struct spz_header_read cohere_headers[] = {
+	SPZ_HEADER_READ("x-trace-id", spz_header_request_id, 0),
+	{ NULL, 0, NULL, 0 },
+};
 
 const struct spz_api spz_api_cohere_chat = {
 	.provider = "cohere",
 	.kind = "chat",
 	.request_value = spz_request_model_stream,
-	.response_header = cohere_header,
+	.response_headers = cohere_headers,
 	.response_value = cohere_response,
 };

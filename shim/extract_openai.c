@@ -166,18 +166,18 @@ static void openai_response(struct spz_call *c, const struct spz_json_event *ev)
 		spz_response_model_id(c, ev, p, "model", "id");
 }
 
-static void openai_header(struct spz_call *c, const char *name, size_t name_len, const char *value,
-			  size_t value_len)
-{
-	if (spz_header_is(name, name_len, "x-request-id") || spz_header_is(name, name_len, "apim-request-id"))
-		spz_copy_str(c->request_id, sizeof(c->request_id), value, value_len);
-}
+/* Azure's API Management names its requests by apim-request-id. */
+static const struct spz_header_read openai_headers[] = {
+	SPZ_HEADER_READ("x-request-id", spz_header_request_id, 0),
+	SPZ_HEADER_READ("apim-request-id", spz_header_request_id, 0),
+	{ NULL, 0, NULL, 0 },
+};
 
 #define OPENAI_API(kind_)                                                                              \
 	{                                                                                              \
 		.provider = "openai-compatible", .kind = kind_, .request_path = openai_path,           \
 		.request_value = openai_request, .request_string = openai_request_string,              \
-		.response_header = openai_header, .response_value = openai_response,                   \
+		.response_headers = openai_headers, .response_value = openai_response,                   \
 		.response_string = openai_response_string, .response_string_streamed_only = true,      \
 	}
 

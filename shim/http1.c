@@ -27,6 +27,7 @@ void spz_h1_init(struct spz_h1 *p, enum spz_h1_kind kind, const struct spz_h1_ca
 	p->ud = ud;
 	p->kind = kind;
 	p->state = H_START;
+	p->filter = (struct spz_header_filter){ ~0ull, ~0u };
 }
 
 bool spz_h1_idle(const struct spz_h1 *p)
@@ -89,6 +90,11 @@ static int parse_header_line(struct spz_h1 *p, const char *l, size_t n)
 	if (i == 0 || i >= n || l[i] != ':')
 		return -1;
 	size_t name_len = i++;
+	bool te = name_len == 17 && (l[0] | 0x20) == 't' && strncasecmp(l, "transfer-encoding", 17) == 0;
+	bool cl = !te && name_len == 14 && (l[0] | 0x20) == 'c' && strncasecmp(l, "content-length", 14) == 0;
+	bool wanted = spz_header_filter_passes(&p->filter, l, name_len);
+	if (!te && !cl && !wanted)
+		return 0; /* a field no one reads: its value is not even looked for */
 	while (i < n && (l[i] == ' ' || l[i] == '\t'))
 		i++;
 	size_t end = n;
@@ -96,25 +102,23 @@ static int parse_header_line(struct spz_h1 *p, const char *l, size_t n)
 		end--;
 	const char *v = l + i;
 	size_t vlen = end - i;
-	if (p->state == H_HEADER) {
-		if (name_len == 17 && (l[0] | 0x20) == 't' && strncasecmp(l, "transfer-encoding", 17) == 0) {
-			p->chunked = token_list_ends_with_chunked(v, vlen);
-		} else if (name_len == 14 && (l[0] | 0x20) == 'c' && strncasecmp(l, "content-length", 14) == 0) {
-			uint64_t cl = 0;
-			if (vlen == 0 || vlen > 19)
+	if (te) {
+		p->chunked = token_list_ends_with_chunked(v, vlen);
+	} else if (cl) {
+		uint64_t length = 0;
+		if (vlen == 0 || vlen > 19)
+			return -1;
+		for (size_t k = 0; k < vlen; k++) {
+			if (v[k] < '0' || v[k] > '9')
 				return -1;
-			for (size_t k = 0; k < vlen; k++) {
-				if (v[k] < '0' || v[k] > '9')
-					return -1;
-				cl = cl * 10 + (uint64_t)(v[k] - '0');
-			}
-			if (p->has_length && cl != p->content_length)
-				return -1; /* conflicting lengths: request smuggling territory */
-			p->has_length = true;
-			p->content_length = cl;
+			length = length * 10 + (uint64_t)(v[k] - '0');
 		}
+		if (p->has_length && length != p->content_length)
+			return -1; /* conflicting lengths: request smuggling territory */
+		p->has_length = true;
+		p->content_length = length;
 	}
-	return p->cb->header ? p->cb->header(p->ud, l, name_len, v, vlen) : 0;
+	return wanted && p->cb->header ? p->cb->header(p->ud, l, name_len, v, vlen) : 0;
 }
 
 static int message_done(struct spz_h1 *p)

@@ -720,6 +720,47 @@ START_TEST(held_body_the_top_reading_declines_is_read_whole)
 }
 END_TEST
 
+/* Each API's response header fields are read (the HTTP/1.1 parser hands on
+ * only those, by a filter made of their names), in any case, among a
+ * provider's many others, whatever the order; a look-alike is not one. */
+START_TEST(response_header_fields_each_api_reads)
+{
+	static const char noise[] = "Date: Tue, 01 Dec 2026 10:00:00 GMT\r\nX-Ratelimit-Remaining-Tokens: 29000\r\n"
+				    "Set-Cookie: __cf_bm=abc; path=/\r\nX-Request-Ix: not-this\r\nServer: cloudflare\r\n";
+	static const struct {
+		const char *request;
+		const char *fields;
+		const char *request_id;
+		int64_t input; /* -1: none from the headers */
+	} cases[] = {
+		{ "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n", "X-Request-ID: req_openai\r\n",
+		  "req_openai", -1 },
+		{ "POST /openai/deployments/gpt4o/chat/completions?api-version=2024-06-01 HTTP/1.1\r\nHost: "
+		  "x.openai.azure.com\r\n",
+		  "apim-request-id: 1d93fae1\r\n", "1d93fae1", -1 },
+		{ "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\n", "request-id: req_011CV8\r\n", "req_011CV8",
+		  -1 },
+		{ "POST /v2/chat HTTP/1.1\r\nHost: api.cohere.com\r\n", "X-Trace-Id: trace-7\r\n", "trace-7", -1 },
+		{ "POST /model/amazon.titan-embed-text-v2:0/invoke HTTP/1.1\r\nHost: "
+		  "bedrock-runtime.us-east-1.amazonaws.com\r\n",
+		  "X-Amzn-RequestId: 5f0e\r\nX-Amzn-Bedrock-Input-Token-Count: 4\r\n", "5f0e", 4 },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		for (int order = 0; order < 2; order++) {
+			char req[512], head[1024];
+			snprintf(req, sizeof(req), "%sContent-Length: 2\r\n\r\n{}", cases[k].request);
+			snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n%s%s%sContent-Type: application/json\r\n",
+				 order ? noise : "", cases[k].fields, order ? "" : noise);
+			const struct spz_call *call = one_call(req, head, "{}");
+			ck_assert_msg(strcmp(call->request_id, cases[k].request_id) == 0, "%s: request id \"%s\"",
+				      cases[k].request, call->request_id);
+			if (cases[k].input >= 0)
+				ck_assert_int_eq(call->usage.v[SPZ_U_INPUT], cases[k].input);
+		}
+	}
+}
+END_TEST
+
 /* Anthropic's and Cohere's requests are read for their model and stream
  * flag alone: the conversation and the tools before them are passed over
  * unread (a value JSON does not allow inside does not stop the reading). */
@@ -817,6 +858,7 @@ int main(void)
 	tcase_add_test(tc, anthropic_request_read_for_model_and_stream);
 	tcase_add_test(tc, held_and_passing_request_bodies_read_alike);
 	tcase_add_test(tc, held_body_the_top_reading_declines_is_read_whole);
+	tcase_add_test(tc, response_header_fields_each_api_reads);
 	tcase_add_test(tc, legacy_completions);
 	tcase_add_test(tc, groq_stream_usage_in_x_groq);
 	tcase_add_test(tc, bedrock_invoke_with_response_stream);
