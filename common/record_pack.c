@@ -23,9 +23,19 @@ static int strings_of(const struct spz_record_fields *f)
 	return refused(f) ? SPZ_REC_STR_COUNT : SPZ_REC_BUDGET_ID;
 }
 
+/* Bits set in v (usage bits: a few): no library call, where the CPU may
+ * not count them itself. */
+static unsigned bits_in(unsigned v)
+{
+	unsigned n = 0;
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
 size_t spz_record_packed_size(const struct spz_record_fields *f)
 {
-	size_t n = HEAD_SIZE + 8 * (size_t)__builtin_popcount(f->usage_present & ((1u << SPZ_REC_USAGE_COUNT) - 1));
+	size_t n = HEAD_SIZE + 8 * (size_t)bits_in(f->usage_present & ((1u << SPZ_REC_USAGE_COUNT) - 1));
 	for (int s = 0; s < strings_of(f); s++) {
 		if (f->str[s].len > UINT16_MAX)
 			return SIZE_MAX; /* more than its length field can say */
@@ -51,8 +61,13 @@ static inline char *put_i64(char *o, int64_t v)
 
 size_t spz_record_pack(const struct spz_record_fields *f, char *buf, size_t cap)
 {
-	if (spz_record_packed_size(f) > cap)
-		return 0;
+	size_t n = spz_record_packed_size(f);
+	return n > cap ? 0 : spz_record_pack_sized(f, buf, n);
+}
+
+size_t spz_record_pack_sized(const struct spz_record_fields *f, char *buf, size_t size)
+{
+	(void)size; /* what the bytes below come to: the caller measured it */
 	char *o = buf;
 	*o++ = SPZ_PACKED_MAGIC;
 	*o++ = SPZ_PACKED_VERSION;

@@ -85,6 +85,9 @@ size_t spz_record_packed_size(const struct spz_record_fields *f);
 /* Packs f into buf; its length, or 0 when it does not fit (or a string is
  * longer than 65,535 bytes). */
 size_t spz_record_pack(const struct spz_record_fields *f, char *buf, size_t cap);
+/* The same where size is spz_record_packed_size(f) (not SIZE_MAX) and buf
+ * has room for it: nothing is measured twice. Returns size. */
+size_t spz_record_pack_sized(const struct spz_record_fields *f, char *buf, size_t size);
 /* Reads a packed record (untrusted: any bytes) into f, whose strings then
  * point into buf (not NUL-terminated). 0, or -1 when buf is not exactly
  * one packed record of this version. */

@@ -192,7 +192,7 @@ int spz_emit_packed(const struct spz_config *cfg, const struct spz_record_fields
 	char *slot = spz_ring_claim(r, n, now, &doorbell, &pos);
 	if (!slot)
 		return 0;
-	size_t packed = spz_record_pack(f, slot, n);
+	size_t packed = spz_record_pack_sized(f, slot, n);
 	spz_ring_publish(r, pos, packed);
 	ring_doorbell(cfg, doorbell);
 	return 1;

@@ -65,7 +65,7 @@ void spz_record_fields_of(const struct spz_call *c, const struct spz_config *cfg
 		f->limit_pusd = c->refusal.limit_pusd;
 		f->current_pusd = c->refusal.current_pusd;
 	} else {
-		f->str[SPZ_REC_BUDGET_ID] = text("");
+		f->str[SPZ_REC_BUDGET_ID] = SPZ_REC_TEXT("");
 	}
 	int64_t end = c->end_ns ? c->end_ns : c->start_ns;
 	f->latency_ms = (end - c->start_ns) / 1000000;
